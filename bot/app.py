@@ -1,0 +1,107 @@
+"""The FastAPI application factory: routes, the outbox dispatcher and the ticking scheduler.
+
+APScheduler only ticks (DESIGN decision 5): every due thing lives in the database, and
+the jobs here wake the worker to claim it, so several workers are safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from bot.channels import webhook
+from bot.config import Settings
+from bot.services import Services, build_services
+from bot.sessions import purge_expired
+from notifications.dispatcher import Dispatcher
+from notifications.sender import Sender
+
+SESSION_GRACE = timedelta(days=30)
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """Build the app; ``services`` may be injected (tests pass a fake clock and seeded ids)."""
+    settings = settings or Settings()
+    services = services or build_services(settings)
+    dispatcher = Dispatcher(services.db, _senders(services), now=services.clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        scheduler = AsyncIOScheduler()
+        _schedule(scheduler, services, dispatcher)
+        scheduler.start()
+        await run_in_threadpool(dispatcher.recover)
+        task = asyncio.create_task(dispatcher.run_forever(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            scheduler.shutdown(wait=False)
+            await task
+            services.db.dispose()
+
+    app = FastAPI(title="fanpin-hotline", lifespan=lifespan)
+    app.state.services = services
+    app.state.dispatcher = dispatcher
+    app.include_router(
+        webhook.router(
+            services.conversations,
+            secret=settings.resolved_secret("webhook_secret"),
+            max_body_bytes=settings.webhook_max_body_bytes,
+        )
+    )
+
+    @app.get("/healthz", tags=["ops"])
+    def health() -> dict[str, Any]:
+        with services.db.read() as db:
+            db.connection()
+        return {"ok": True, "regions": sorted(services.policies)}
+
+    return app
+
+
+def _senders(services: Services) -> dict[str, Sender]:
+    settings = services.settings
+    senders: dict[str, Sender] = {}
+    if settings.webhook_callback_url:
+        senders[webhook.CHANNEL] = webhook.WebhookSender(
+            settings.webhook_callback_url, settings.resolved_secret("webhook_secret")
+        )
+    return senders
+
+
+def _schedule(scheduler: AsyncIOScheduler, services: Services, dispatcher: Dispatcher) -> None:
+    """Ticks only: recovery of unprocessed messages, abandoned sends, old sessions."""
+
+    async def recover_inbound() -> None:
+        await run_in_threadpool(services.conversations.recover)
+
+    async def recover_outbox() -> None:
+        await run_in_threadpool(dispatcher.recover)
+
+    def purge_sessions() -> None:
+        with services.db.write() as db:
+            purge_expired(db, now=services.clock(), grace=SESSION_GRACE)
+
+    scheduler.add_job(
+        recover_inbound,
+        "interval",
+        seconds=30,
+        id="recover-inbound",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        recover_outbox, "interval", seconds=60, id="recover-outbox", max_instances=1, coalesce=True
+    )
+    scheduler.add_job(
+        purge_sessions, "interval", hours=1, id="purge-sessions", max_instances=1, coalesce=True
+    )

@@ -1,0 +1,174 @@
+"""The generic JSON webhook channel: a web chat, an SMS gateway or a WeChat bridge.
+
+Inbound: ``POST /channels/webhook`` with a JSON body and two headers,
+``X-Hotline-Timestamp`` (Unix seconds) and ``X-Hotline-Signature`` (``sha256=`` + hex
+HMAC-SHA256 of ``"{timestamp}.{body}"`` under the shared secret). Body::
+
+    {"id": "m-1", "from": "user-42", "type": "text", "text": "你好", "language": "zh_CN"}
+    {"id": "m-2", "from": "user-42", "type": "button", "data": "illness:yes"}
+    {"id": "m-3", "from": "user-42", "type": "start", "payload": "v_gangkou-bailing"}
+
+The answer is ``{"id", "duplicate", "replies": [{"text", "buttons": [{"label", "data"}]}]}``.
+A message id seen before is answered with its first replies and changes nothing.
+Outbound messages nobody asked for (notices, reminders) are POSTed, signed the same
+way, to the configured callback URL by :class:`WebhookSender` through the outbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any, Literal
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from bot.conversation import Conversations, Incoming
+from bot.engine import Input
+from notifications.sender import Delivered, Failed, Outcome, RetryLater
+
+CHANNEL = "webhook"
+MAX_SKEW_SECONDS = 300
+
+_ERRORS = {
+    "bad_signature": "签名不对，消息没有收下。"
+    "The signature is not valid; the message was not accepted.",
+    "too_large": "消息太长了，请分几次发。The message is too large; please send it in parts.",
+    "invalid_json": "消息格式不对，没看懂。The body is not valid JSON.",
+    "invalid_message": "消息缺少必要内容。The message is missing required fields.",
+}
+
+
+class WebhookMessage(BaseModel):
+    """The documented inbound shape."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: str = Field(min_length=1, max_length=128)
+    sender: str = Field(alias="from", min_length=1, max_length=128)
+    type: Literal["text", "button", "start"] = "text"
+    text: str = Field(default="", max_length=4096)
+    data: str | None = Field(default=None, max_length=64)
+    payload: str | None = Field(default=None, max_length=64)
+    language: str | None = Field(default=None, max_length=16)
+
+    def incoming(self) -> Incoming:
+        """The channel-neutral message."""
+        given = Input(
+            text=self.text if self.type == "text" else "",
+            data=self.data if self.type == "button" else None,
+            start=self.type == "start",
+            payload=self.payload,
+        )
+        return Incoming(CHANNEL, self.id, self.sender, given, self.language)
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The signature header value for ``body`` sent at ``timestamp``."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def _error(status: int, code: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": code, "message": _ERRORS[code], **extra}, status_code=status)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def router(
+    conversations: Conversations,
+    *,
+    secret: str,
+    max_body_bytes: int = 64 * 1024,
+    clock: Any = time.time,
+) -> APIRouter:
+    """The inbound route, bound to the conversation service and the shared secret."""
+    api = APIRouter()
+
+    @api.post("/channels/webhook", tags=["channels"])
+    async def inbound(request: Request) -> JSONResponse:
+        body = await _read_limited(request, max_body_bytes)
+        if body is None:
+            return _error(413, "too_large")
+        timestamp = request.headers.get("x-hotline-timestamp", "")
+        given = request.headers.get("x-hotline-signature", "")
+        if not _fresh(timestamp, clock()) or not hmac.compare_digest(
+            sign(secret, timestamp, body), given
+        ):
+            return _error(401, "bad_signature")
+        try:
+            raw = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return _error(400, "invalid_json")
+        try:
+            message = WebhookMessage.model_validate(raw)
+        except ValidationError as invalid:
+            fields = sorted({".".join(str(p) for p in e["loc"]) for e in invalid.errors()})
+            return _error(400, "invalid_message", fields=fields)
+        outcome = await run_in_threadpool(conversations.receive, message.incoming())
+        return JSONResponse(
+            {
+                "id": message.id,
+                "duplicate": outcome.duplicate,
+                "replies": [r.to_json() for r in outcome.replies],
+            }
+        )
+
+    return api
+
+
+def _fresh(timestamp: str, now: float) -> bool:
+    try:
+        return abs(now - float(timestamp)) <= MAX_SKEW_SECONDS
+    except ValueError:
+        return False
+
+
+class WebhookSender:
+    """Delivers outbox rows to the integrator's callback URL, signed like inbound."""
+
+    channel = CHANNEL
+
+    def __init__(self, url: str, secret: str, client: httpx.AsyncClient | None = None) -> None:
+        self.url = url
+        self.secret = secret
+        self.client = client or httpx.AsyncClient(timeout=10)
+
+    async def send(self, recipient: str, payload: dict[str, Any]) -> Outcome:
+        """POST ``{"to", "text", "buttons"}``; 2xx is delivered, 429/5xx retried."""
+        body = json.dumps({"to": recipient, **payload}, ensure_ascii=False).encode()
+        stamp = str(int(time.time()))
+        headers = {
+            "content-type": "application/json",
+            "x-hotline-timestamp": stamp,
+            "x-hotline-signature": sign(self.secret, stamp, body),
+        }
+        try:
+            response = await self.client.post(self.url, content=body, headers=headers)
+        except httpx.ConnectError as error:
+            return RetryLater(f"connect: {type(error).__name__}")
+        except httpx.HTTPError as error:
+            return RetryLater(f"http: {type(error).__name__}")
+        if response.is_success:
+            return Delivered()
+        if response.status_code == 429 or response.status_code >= 500:
+            after = response.headers.get("retry-after", "0")
+            return RetryLater(
+                f"HTTP {response.status_code}", float(after) if after.isdigit() else 0
+            )
+        return Failed(f"HTTP {response.status_code}")

@@ -1,0 +1,110 @@
+"""The ``hotline`` command: serve, chat, assess, migrate."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from bot.config import Settings
+
+app = typer.Typer(
+    help="fanpin-hotline: 防返贫监测 intake and hotline assistant.", no_args_is_help=True
+)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Run the web service (webhook channels, cadre pages) under uvicorn."""
+    import uvicorn
+
+    from bot.app import create_app
+    from bot.services import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+    )
+
+
+@app.command()
+def chat(
+    user: Annotated[str | None, typer.Option(help="Who you are (a new person if omitted).")] = None,
+    language: Annotated[str, typer.Option(help="zh_CN or en.")] = "zh_CN",
+    village: Annotated[str | None, typer.Option(help="Start bound to this village code.")] = None,
+) -> None:
+    """Chat with the bot in this terminal, as a villager would."""
+    from bot.channels.terminal import run
+    from bot.services import build_services, configure_logging
+
+    settings = Settings()
+    configure_logging("WARNING")
+    services = build_services(settings)
+    payload = f"v_{village}" if village else None
+    run(
+        services.conversations,
+        user=user or f"term-{uuid.uuid4().hex[:8]}",
+        language=language,
+        payload=payload,
+    )
+
+
+@app.command()
+def assess(
+    answers: Annotated[Path, typer.Argument(help="A JSON file of answers (see README).")],
+    policy: Annotated[Path | None, typer.Option(help="A policy YAML file.")] = None,
+    year: Annotated[int | None, typer.Option(help="Assessment year (income line).")] = None,
+) -> None:
+    """Assess an answers file against a region's policy and print the result as JSON."""
+    from intake.answers import AnswersError, parse_answers
+    from intake.assessment import assess as run_assessment
+    from intake.policy import PolicyError, default_policy_path, load_policy
+
+    try:
+        raw = json.loads(answers.read_text(encoding="utf-8"))
+        parsed = parse_answers(raw)
+        rules = load_policy(policy or default_policy_path())
+    except OSError as error:
+        _fail(f"{answers}: cannot read: {error.strerror}")
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        _fail(f"{answers}: not valid JSON: {error}")
+    except (AnswersError, PolicyError) as error:
+        _fail(f"{answers if isinstance(error, AnswersError) else policy}: {error}")
+    result = run_assessment(parsed, rules, year=year)
+    typer.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the database migrations (the service also does this on start)."""
+    from bot.services import upgrade
+
+    settings = Settings()
+    upgrade(settings.resolved_database_url())
+    typer.echo("database is up to date")
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    """Entry point for ``python -m bot.cli``."""
+    app(prog_name="hotline")
+    sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,268 @@
+"""The conversation service: every channel hands its messages here.
+
+``receive`` stores the message first (a redelivery is answered with the first replies
+and changes nothing), then processes the sender's pending messages one at a time, in
+order: load the dialog state, run the engine, carry out its effects, save — one
+transaction per message, so a crash leaves either everything or nothing of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from weakref import WeakValueDictionary
+
+from sqlmodel import Session, select
+
+from bot import inbound
+from bot.effects import Effects
+from bot.engine import Engine, Input, Sprint
+from bot.flow import Context, Reply, Text, Village
+from bot.render import Rendered, render
+from bot.sessions import load_state, save_state
+from intake.applications import load_draft
+from intake.columns import utcnow
+from intake.contacts import Contact, get_or_create_contact
+from intake.db import Database
+from locales import normalize_locale
+from notifications.outbox import Priority, enqueue
+
+log = logging.getLogger(__name__)
+VILLAGE_PAYLOAD_PREFIX = "v_"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message as a channel hands it over."""
+
+    channel: str
+    external_id: str
+    sender: str
+    input: Input
+    language: str | None = None
+    sequence: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def payload(self) -> dict[str, Any]:
+        """What is stored (encrypted) for this message."""
+        return {
+            "text": self.input.text,
+            "data": self.input.data,
+            "start": self.input.start,
+            "payload": self.input.payload,
+            "language": self.language,
+            "meta": self.meta,
+        }
+
+    @classmethod
+    def from_payload(cls, row: inbound.InboundMessage, data: dict[str, Any]) -> Incoming:
+        """Rebuild from a stored row."""
+        given = Input(
+            text=str(data.get("text") or ""),
+            data=data.get("data"),
+            start=bool(data.get("start")),
+            payload=data.get("payload"),
+        )
+        return cls(
+            row.channel,
+            row.external_id,
+            row.sender,
+            given,
+            data.get("language"),
+            row.sequence,
+            dict(data.get("meta") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the channel should say back, and whether this was a redelivery."""
+
+    replies: tuple[Rendered, ...]
+    duplicate: bool = False
+
+
+class Conversations:
+    """Receives messages from every channel and answers them through the engine."""
+
+    def __init__(
+        self,
+        db: Database,
+        engine: Engine,
+        effects: Effects,
+        *,
+        session_ttl: timedelta = timedelta(days=3),
+        clock: Callable[[], datetime] = utcnow,
+        outbox_channels: frozenset[str] = frozenset(),
+    ) -> None:
+        self.db = db
+        self.engine = engine
+        self.effects = effects
+        self.session_ttl = session_ttl
+        self.clock = clock
+        #: Channels whose replies go through the outbox rather than in the response.
+        self.outbox_channels = outbox_channels
+        self.villages = tuple(
+            Village(v.code, v.name, t.code, t.name)
+            for p in effects.policies.values()
+            for t in p.townships
+            for v in t.villages
+        )
+        self._locks: WeakValueDictionary[tuple[str, str], threading.Lock] = WeakValueDictionary()
+        self._locks_guard = threading.Lock()
+
+    def receive(self, message: Incoming) -> Outcome:
+        """Store ``message`` durably, then process it in order with its sender's others."""
+        with self.db.write() as db:
+            row = inbound.store(
+                db,
+                channel=message.channel,
+                external_id=message.external_id,
+                sender=message.sender,
+                payload=message.payload(),
+                cipher=self.effects.cipher,
+                now=self.clock(),
+                sequence=message.sequence,
+            )
+        if row is None:
+            return self._redelivered(message)
+        self.process_sender(message.channel, message.sender)
+        with self.db.read() as db:
+            stored = inbound.find(db, message.channel, message.external_id)
+        replies = tuple(Rendered.from_json(r) for r in (stored.replies or [])) if stored else ()
+        return Outcome(replies)
+
+    def process_sender(self, channel: str, sender: str) -> int:
+        """Process every pending message of one sender, oldest first; returns how many."""
+        lock = self._lock_for(channel, sender)
+        count = 0
+        with lock:
+            while True:
+                with self.db.read() as db:
+                    pending = inbound.pending_for(db, channel, sender)
+                if not pending:
+                    return count
+                for row in pending:
+                    self._process_one(row.id)
+                    count += 1
+
+    def recover(self) -> int:
+        """Process messages left unprocessed by a crash; returns how many."""
+        with self.db.read() as db:
+            senders = inbound.senders_with_pending(db)
+        return sum(self.process_sender(channel, sender) for channel, sender in senders)
+
+    def _lock_for(self, channel: str, sender: str) -> threading.Lock:
+        with self._locks_guard:
+            lock = self._locks.get((channel, sender))
+            if lock is None:
+                lock = threading.Lock()
+                self._locks[(channel, sender)] = lock
+            return lock
+
+    def _redelivered(self, message: Incoming) -> Outcome:
+        with self.db.read() as db:
+            stored = inbound.find(db, message.channel, message.external_id)
+        replies = tuple(Rendered.from_json(r) for r in (stored.replies or [])) if stored else ()
+        return Outcome(replies, duplicate=True)
+
+    def _process_one(self, row_id: int | None) -> None:
+        try:
+            with self.db.write() as db:
+                row = db.get(inbound.InboundMessage, row_id)
+                if row is None or row.status != inbound.InboundStatus.RECEIVED:
+                    return
+                self._answer(db, row)
+        except Exception as error:
+            # The message stays stored; the person is told we will be back, not a traceback.
+            log.exception("processing inbound message %s failed", row_id)
+            self._mark_failed(row_id, error)
+
+    def _answer(self, db: Session, row: inbound.InboundMessage) -> None:
+        message = Incoming.from_payload(row, inbound.payload_of(row, self.effects.cipher))
+        now = self.clock()
+        language = normalize_locale(message.language)
+        contact = get_or_create_contact(db, row.channel, row.sender, language=language)
+        _lock_contact(db, contact, skip=self.db.is_sqlite)
+        assert contact.id is not None
+        state = load_state(db, contact.id, self.effects.cipher)
+        pre = self._bind_village(db, contact, message.input)
+        context = self._context(db, contact, now)
+        sprint = self.engine.resume(state, message.input, context)
+        replies = self._carry_out(db, sprint, contact, now, pre)
+        save_state(
+            db, contact.id, sprint.session, self.effects.cipher, now=now, ttl=self.session_ttl
+        )
+        rendered = [render(r, sprint.session.language) for r in replies]
+        row.replies = [r.to_json() for r in rendered]
+        row.status = inbound.InboundStatus.PROCESSED
+        row.processed_at = now
+        db.add(row)
+        if row.channel in self.outbox_channels:
+            for reply in rendered:
+                enqueue(
+                    db,
+                    channel=row.channel,
+                    recipient=row.sender,
+                    contact_id=contact.id,
+                    payload=reply.to_json(),
+                    priority=Priority.INTERACTIVE,
+                    now=now,
+                )
+
+    def _context(self, db: Session, contact: Contact, now: datetime) -> Context:
+        assert contact.id is not None
+        return Context(
+            now=now,
+            villages=self.villages,
+            session_ttl=self.session_ttl,
+            draft=load_draft(db, contact.id, self.effects.cipher),
+            known_village=contact.village_code,
+            language=contact.language,
+        )
+
+    def _bind_village(self, db: Session, contact: Contact, given: Input) -> list[Reply]:
+        """A deep link ``/start v_<village>`` binds the person to their village."""
+        payload = given.payload or ""
+        if not given.start or not payload.startswith(VILLAGE_PAYLOAD_PREFIX):
+            return []
+        code = payload[len(VILLAGE_PAYLOAD_PREFIX) :]
+        village = next((v for v in self.villages if v.code == code), None)
+        if village is None:
+            return [Reply((Text("village.unknown"),))]
+        contact.village_code = village.code
+        db.add(contact)
+        return [Reply((Text("village.bound", {"village": village.name}),))]
+
+    def _carry_out(
+        self, db: Session, sprint: Sprint, contact: Contact, now: datetime, pre: list[Reply]
+    ) -> list[Reply]:
+        replies = list(pre)
+        for event in sprint.events:
+            if isinstance(event, Reply):
+                replies.append(event)
+            else:
+                replies.extend(self.effects.apply(db, event, contact, sprint.session, now))
+        return replies
+
+    def _mark_failed(self, row_id: int | None, error: Exception) -> None:
+        with self.db.write() as db:
+            row = db.get(inbound.InboundMessage, row_id)
+            if row is None:
+                return
+            row.status = inbound.InboundStatus.FAILED
+            row.error = type(error).__name__[:200]
+            language = "zh_CN"
+            row.replies = [render(Reply((Text("error.internal"),)), language).to_json()]
+            db.add(row)
+
+
+def _lock_contact(db: Session, contact: Contact, *, skip: bool) -> None:
+    """Serialize one contact's processing across workers (PostgreSQL row lock)."""
+    if skip:  # SQLite: BEGIN IMMEDIATE already holds the only write lock
+        return
+    db.exec(select(Contact.id).where(Contact.id == contact.id).with_for_update()).first()

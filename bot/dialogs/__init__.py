@@ -1,0 +1,13 @@
+"""The conversations, one module each; :data:`DIALOGS` is the registry the engine walks."""
+
+from __future__ import annotations
+
+from bot.dialogs import callback, language, menu, self_application, status_lookup
+from bot.flow import Dialog
+
+DIALOGS: dict[str, Dialog] = {
+    module.DIALOG.id: module.DIALOG
+    for module in (menu, self_application, status_lookup, callback, language)
+}
+
+__all__ = ["DIALOGS"]

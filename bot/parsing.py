@@ -1,0 +1,135 @@
+"""Reading what people type: amounts the way villagers write them, and command words.
+
+``"3万"``, ``"3.5万元"``, ``"30,000"``, ``"三万五"``, ``"两千"`` and full-width digits all
+read as numbers; anything else is ``None`` and the step asks again kindly.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from decimal import Decimal, InvalidOperation
+from typing import Final
+
+MAX_INPUT_CHARS: Final = 1000
+
+_DIGITS: Final = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+_SMALL_UNITS: Final = {"十": 10, "百": 100, "千": 1000}
+_BIG_UNITS: Final = {"万": 10_000, "亿": 100_000_000}
+_SUFFIXES: Final = (
+    "元钱",
+    "块钱",
+    "元",
+    "块",
+    "人民币",
+    "个月",
+    "月",
+    "口人",
+    "人",
+    "口",
+    "%",
+    "％",
+    "成",
+)
+_ARABIC: Final = re.compile(r"^(\d+(?:\.\d+)?)(万|千|百|k|K|w|W)?$")
+
+#: Words that act as commands at any step, in both languages.
+COMMAND_WORDS: Final = {
+    "back": ("返回", "上一步", "后退", "back"),
+    "restart": ("重新开始", "重来", "从头开始", "restart", "start over"),
+    "help": ("帮助", "怎么填", "不会", "help", "?", "？"),
+    "human": ("人工", "找人", "村干部", "客服", "打电话", "human", "operator", "call me"),
+    "menu": ("菜单", "主菜单", "menu", "/start", "/menu", "/cancel"),
+}
+
+
+def clean(text: str) -> str:
+    """Normalize typed text: NFKC (full-width to half-width), trimmed, bounded in length."""
+    return unicodedata.normalize("NFKC", text[: MAX_INPUT_CHARS * 4]).strip()[:MAX_INPUT_CHARS]
+
+
+def command_of(text: str) -> str | None:
+    """The command a typed word names (``"返回"`` → ``"back"``), if any."""
+    lowered = clean(text).lower()
+    for command, words in COMMAND_WORDS.items():
+        if lowered in words:
+            return command
+    return None
+
+
+def parse_amount(text: str) -> Decimal | None:
+    """A non-negative number from how people write amounts, or ``None``."""
+    value = clean(text).replace(",", "").replace("，", "").replace(" ", "")
+    value = value.removeprefix("约").removeprefix("大约").removeprefix("大概")
+    for suffix in _SUFFIXES:
+        if value.endswith(suffix) and len(value) > len(suffix):
+            value = value[: -len(suffix)]
+            break
+    if not value:
+        return None
+    match = _ARABIC.match(value)
+    if match:
+        return _arabic(match.group(1), match.group(2))
+    if re.fullmatch(r"\d+(?:\.\d+)?[万亿]\d*[千百]?", value):
+        return _mixed(value)
+    return _chinese(value)
+
+
+def _arabic(number: str, unit: str | None) -> Decimal | None:
+    try:
+        amount = Decimal(number)
+    except InvalidOperation:
+        return None
+    factor = {"万": 10_000, "w": 10_000, "W": 10_000, "千": 1000, "k": 1000, "K": 1000, "百": 100}
+    return amount * factor.get(unit or "", 1)
+
+
+def _mixed(value: str) -> Decimal | None:
+    """``"3万5"`` (= 35,000) and ``"1万2千"``."""
+    head, unit, rest = re.split(r"([万亿])", value, maxsplit=1)
+    big = Decimal(head) * _BIG_UNITS[unit]
+    if not rest:
+        return big
+    tail = _arabic(rest[:-1], rest[-1]) if rest[-1] in "千百" else None
+    if tail is None and rest.isdigit():
+        # "3万5" means 3.5万: a lone trailing digit counts the next unit down.
+        tail = Decimal(rest) * (_BIG_UNITS[unit] // 10 ** len(rest))
+    return None if tail is None else big + tail
+
+
+def _chinese(value: str) -> Decimal | None:
+    """Chinese numerals: ``"三万五千"``, ``"两千"``, ``"十二"``, ``"三万五"``."""
+    if not value or any(
+        ch not in _DIGITS and ch not in _SMALL_UNITS and ch not in _BIG_UNITS for ch in value
+    ):
+        return None
+    total, section, digit = 0, 0, None
+    last_unit = 1
+    for ch in value:
+        if ch in _DIGITS:
+            digit = _DIGITS[ch]
+        elif ch in _SMALL_UNITS:
+            unit = _SMALL_UNITS[ch]
+            section += (1 if digit is None else digit) * unit
+            digit, last_unit = None, unit
+        else:
+            unit = _BIG_UNITS[ch]
+            total += (section + (digit or 0)) * unit
+            section, digit, last_unit = 0, None, unit
+    if digit is not None:
+        # A trailing digit after a unit means one unit down: 三万五 = 35,000, 两千五 = 2,500.
+        section += digit * (last_unit // 10 if last_unit >= 10 else 1)
+    return Decimal(total + section)

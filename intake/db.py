@@ -1,0 +1,103 @@
+"""The database: one engine, transactions that behave the same on SQLite and PostgreSQL.
+
+SQLite is the embedded default (WAL, a busy timeout, ``BEGIN IMMEDIATE`` for writes so
+two writers queue instead of failing on a lock upgrade); PostgreSQL serves production and
+several workers. Every table is a SQLModel class in its own module; :func:`import_models`
+imports them all so that metadata and Alembic see the whole schema.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session, create_engine
+
+#: Modules that define tables, lowest layer first. Alembic's env imports this list.
+MODEL_MODULES = (
+    "intake.contacts",
+    "intake.households",
+    "intake.queue",
+    "intake.applications",
+    "intake.callbacks",
+    "intake.audit",
+    "notifications.outbox",
+    "bot.sessions",
+    "bot.inbound",
+)
+
+
+def import_models(extra: tuple[str, ...] = ()) -> None:
+    """Import every table module so ``SQLModel.metadata`` knows the full schema."""
+    for name in (*MODEL_MODULES, *extra):
+        importlib.import_module(name)
+
+
+class Database:
+    """A configured engine plus the two kinds of transaction the app uses."""
+
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            if not parsed.database or parsed.database == ":memory:":
+                kwargs["poolclass"] = NullPool
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        self.engine: Engine = create_engine(url, **kwargs)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A transaction that will write: committed on success, rolled back on error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            if self.is_sqlite:
+                session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work (never blocks SQLite writers under WAL)."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session  # closing ends the transaction and keeps loaded objects usable
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys, a busy timeout, and explicit BEGIN so IMMEDIATE can be asked for."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling would defer BEGIN; we emit it ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,96 @@
+"""The intake queue: every application, report and call-back request is one work item.
+
+A queue item is what cadres triage: its kind, where it belongs (village, township), its
+procedure status, its next deadline and whether it is fast-tracked. The content lives in
+the subject's own table (``Application``, ``CallbackRequest``…), pointing back here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Index
+from sqlmodel import Field, Session, SQLModel, select
+
+from intake.columns import utc_column, utcnow
+
+
+class ItemKind(StrEnum):
+    """What a queue item is."""
+
+    APPLICATION = "application"
+    CALLBACK = "callback"
+
+
+class ItemStatus(StrEnum):
+    """Where an item stands. Applications walk the procedure of seeds 000 and 001."""
+
+    SUBMITTED = "submitted"
+    VILLAGE_REVIEW = "village_review"
+    TOWNSHIP_REVIEW = "township_review"
+    PUBLIC_NOTICE = "public_notice"
+    COUNTY_CONFIRM = "county_confirm"
+    ENROLLED = "enrolled"
+    NOT_ENROLLED = "not_enrolled"
+    WITHDRAWN = "withdrawn"
+    MERGED = "merged"
+    #: A call-back request waiting for a cadre's call, and once the call is made.
+    OPEN = "open"
+    DONE = "done"
+
+
+CLOSED_STATUSES = frozenset(
+    {
+        ItemStatus.ENROLLED,
+        ItemStatus.NOT_ENROLLED,
+        ItemStatus.WITHDRAWN,
+        ItemStatus.MERGED,
+        ItemStatus.DONE,
+    }
+)
+
+
+class QueueItem(SQLModel, table=True):
+    """One piece of work for the cadres of a village (or the township, for complaints)."""
+
+    __tablename__ = "queue_item"
+    __table_args__ = (
+        Index("ix_queue_scope_status_due", "township_code", "village_code", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    status: str = Field(max_length=32, index=True)
+    tracking_code: str = Field(max_length=16, unique=True)
+    region_code: str = Field(max_length=64)
+    township_code: str = Field(max_length=64)
+    #: ``None`` when the item goes to the township itself (e.g. a complaint about a cadre).
+    village_code: str | None = Field(default=None, max_length=64)
+    fast_track: bool = False
+    due_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True, index=True))
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+
+
+def find_by_tracking_code(session: Session, code: str) -> QueueItem | None:
+    """The item a tracking code (canonical form) names."""
+    return session.exec(select(QueueItem).where(QueueItem.tracking_code == code)).first()
+
+
+def tracking_code_taken(session: Session, code: str) -> bool:
+    """Whether ``code`` already names an item."""
+    return find_by_tracking_code(session, code) is not None
+
+
+def allocate_tracking_code(
+    session: Session, new_code: Callable[[], str], attempts: int = 20
+) -> str:
+    """A fresh tracking code no item uses yet (the space is large; retries are rare)."""
+    for _ in range(attempts):
+        code = new_code()
+        if not tracking_code_taken(session, code):
+            return code
+    raise RuntimeError("could not find a free tracking code")
