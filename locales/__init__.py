@@ -20,7 +20,6 @@ from babel.messages.pofile import read_po
 
 DEFAULT_LOCALE: Final = "zh_CN"
 LOCALES: Final = ("zh_CN", "en")
-DOMAIN: Final = "messages"
 _HERE = Path(__file__).resolve().parent
 
 
@@ -28,17 +27,32 @@ class MissingMessage(KeyError):
     """A message id has no translation in a catalog."""
 
 
-def catalog_path(locale: str) -> Path:
-    """Where the ``.po`` file of ``locale`` lives."""
-    return _HERE / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+def catalog_paths(locale: str) -> list[Path]:
+    """The ``.po`` files of ``locale``: ``messages.po`` (the chat) and one per other area."""
+    return sorted((_HERE / locale / "LC_MESSAGES").glob("*.po"))
+
+
+def read_catalog_file(path: Path, locale: str) -> dict[str, str]:
+    """The translated messages of one ``.po`` file."""
+    with path.open("rb") as handle:
+        po = read_po(handle, locale=locale)
+    return {str(m.id): str(m.string) for m in po if m.id and m.string and not m.fuzzy}
 
 
 @cache
 def catalog(locale: str) -> dict[str, str]:
-    """Every translated message of ``locale`` as ``{msgid: text}`` (cached)."""
-    with catalog_path(locale).open("rb") as handle:
-        po = read_po(handle, locale=locale)
-    return {str(m.id): str(m.string) for m in po if m.id and m.string and not m.fuzzy}
+    """Every translated message of ``locale`` as ``{msgid: text}`` (cached).
+
+    A message id defined in two files of one locale is an error, not a silent override.
+    """
+    merged: dict[str, str] = {}
+    for path in catalog_paths(locale):
+        entries = read_catalog_file(path, locale)
+        clash = sorted(merged.keys() & entries.keys())
+        if clash:
+            raise ValueError(f"{path}: message ids defined twice: {', '.join(clash[:5])}")
+        merged.update(entries)
+    return merged
 
 
 def normalize_locale(value: str | None) -> str:
@@ -75,8 +89,9 @@ __all__ = [
     "LOCALES",
     "MissingMessage",
     "catalog",
-    "catalog_path",
+    "catalog_paths",
     "has_message",
     "normalize_locale",
+    "read_catalog_file",
     "translate",
 ]

@@ -39,7 +39,6 @@ from starlette.routing import Route
 
 from .telegram_methods import BotApiState
 from .telegram_model import (
-    BLOCKED,
     JSON,
     MESSAGE_METHODS,
     POLL_CONFLICT,
@@ -53,6 +52,7 @@ from .telegram_model import (
     RateLimiter,
     UploadedFile,
     bad_request,
+    blocked,
     bot_user_object,
     chat_key,
     check_reply_markup,
@@ -488,7 +488,7 @@ class FakeTelegram:
         if "reply_markup" in params:
             params["reply_markup"] = check_reply_markup(params["reply_markup"])
         if chat_id in self._blocked:
-            raise BLOCKED
+            raise blocked()
         self._limiter.admit(
             chat_id,
             now,

@@ -157,7 +157,9 @@ def too_many_requests(retry_after: int) -> ApiError:
     )
 
 
-BLOCKED = ApiError(403, "Forbidden: bot was blocked by the user")
+def blocked() -> ApiError:
+    """``403 Forbidden: bot was blocked by the user``."""
+    return ApiError(403, "Forbidden: bot was blocked by the user")
 
 
 @dataclass

@@ -1,0 +1,111 @@
+"""Shared fixtures: a database on both backends, a fake clock, services wired for tests.
+
+Every test that takes ``database_url`` (or anything built on it) runs twice: on a fresh
+SQLite file and on a fresh schema of the PostgreSQL server at 127.0.0.1:5432. Without a
+reachable server the PostgreSQL runs are skipped with a visible reason, except under CI
+(``CI`` set), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.config import Settings
+from bot.services import Services, build_services
+
+PG_SERVER = os.environ.get("HOTLINE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+TEST_SECRET = "test-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+#: A Wednesday morning in Beijing, far from holidays: 2026-11-25 09:30 +08:00.
+START = datetime(2026, 11, 25, 1, 30, tzinfo=UTC)
+
+
+class FakeClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        """Move forward by ``timedelta(**delta)``; returns the new time."""
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def _pg_available() -> bool:
+    try:
+        engine = create_engine(PG_SERVER, connect_args={"connect_timeout": 2})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+_PG_OK: bool | None = None
+
+
+def _require_pg() -> None:
+    global _PG_OK
+    if _PG_OK is None:
+        _PG_OK = _pg_available()
+    if not _PG_OK:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {PG_SERVER} and CI is set")
+        pytest.skip(f"PostgreSQL is not reachable at {PG_SERVER}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to an empty database of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hotline.db'}"
+        return
+    _require_pg()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{PG_SERVER}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A fake clock starting at :data:`START`."""
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings pointing at the test database, with fixed secrets."""
+    return Settings(
+        data_dir=tmp_path / "var",
+        database_url=database_url,
+        secret_key=TEST_SECRET,
+        webhook_secret="webhook-test-secret",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture
+def services(settings: Settings, clock: FakeClock) -> Iterator[Services]:
+    """The whole application graph on the test database, fake clock, seeded ids."""
+    built = build_services(settings, clock=clock, rng=random.Random(2026))
+    yield built
+    built.db.dispose()
