@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from bot.flow import Answers, Choice, Context, Kind, Step, Text
-from bot.parsing import clean, parse_amount
+from bot.parsing import clean, normalize, parse_amount
 from intake.identity import IdProblem, normalize_phone, validate_id_number
 from intake.tracking import normalize_tracking_code
 from locales import LOCALES, translate
@@ -31,9 +31,9 @@ def read(step: Step, given: Input, answers: Answers, context: Context) -> Any:
     pressed = _button_value(step, given.data)
     text = clean(given.text) if pressed is None else ""
     if step.kind is Kind.CHOICE:
-        return _choice(step, pressed, text, answers, context)
+        return _choice(step, pressed, normalize(text), answers, context)
     if step.kind is Kind.NUMBER:
-        return _number(step, pressed, text)
+        return _number(step, pressed, normalize(text))
     if step.kind is Kind.TEXT:
         return _text(step, pressed, text)
     if pressed is not None:

@@ -259,6 +259,8 @@ class _Run:
         """Close the dialog: effects, a closing text, then the suspended dialog or the menu."""
         if end.language:
             state.language = end.language
+        if end.context_updates:
+            self.context = replace(self.context, **end.context_updates)
         self.events.extend(end.effects)
         if end.message is not None:
             self.say(end.message)

@@ -134,6 +134,8 @@ class EndDialog:
     effects: tuple[Effect, ...] = ()
     message: Text | None = None
     language: str | None = None
+    #: What the effects change in the world the menu is drawn from (e.g. a draft saved).
+    context_updates: Mapping[str, Any] = field(default_factory=dict)
 
 
 Transition: TypeAlias = Goto | StartDialog | EndDialog

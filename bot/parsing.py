@@ -57,13 +57,18 @@ COMMAND_WORDS: Final = {
 
 
 def clean(text: str) -> str:
-    """Normalize typed text: NFKC (full-width to half-width), trimmed, bounded in length."""
-    return unicodedata.normalize("NFKC", text[: MAX_INPUT_CHARS * 4]).strip()[:MAX_INPUT_CHARS]
+    """Typed text as the person wrote it, trimmed and bounded in length."""
+    return text[: MAX_INPUT_CHARS * 2].strip()[:MAX_INPUT_CHARS]
+
+
+def normalize(text: str) -> str:
+    """Text for matching: NFKC (full-width to half-width), trimmed, bounded."""
+    return unicodedata.normalize("NFKC", clean(text)).strip()
 
 
 def command_of(text: str) -> str | None:
     """The command a typed word names (``"返回"`` → ``"back"``), if any."""
-    lowered = clean(text).lower()
+    lowered = normalize(text).lower()
     for command, words in COMMAND_WORDS.items():
         if lowered in words:
             return command
@@ -72,7 +77,7 @@ def command_of(text: str) -> str | None:
 
 def parse_amount(text: str) -> Decimal | None:
     """A non-negative number from how people write amounts, or ``None``."""
-    value = clean(text).replace(",", "").replace("，", "").replace(" ", "")
+    value = normalize(text).replace(",", "").replace("，", "").replace(" ", "")
     value = value.removeprefix("约").removeprefix("大约").removeprefix("大概")
     for suffix in _SUFFIXES:
         if value.endswith(suffix) and len(value) > len(suffix):

@@ -109,3 +109,13 @@ def services(settings: Settings, clock: FakeClock) -> Iterator[Services]:
     built = build_services(settings, clock=clock, rng=random.Random(2026))
     yield built
     built.db.dispose()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--update-transcripts`` rewrites the golden dialog transcripts from a fresh run."""
+    parser.addoption(
+        "--update-transcripts",
+        action="store_true",
+        default=False,
+        help="regenerate tests/transcripts/*.yaml instead of comparing against them",
+    )

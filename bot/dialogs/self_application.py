@@ -97,7 +97,10 @@ def _consent(value: Any, answers: Answers, context: Context) -> Transition | Non
 def _review(value: Any, answers: Answers, _context: Context) -> Transition:
     if value == "edit":
         return Goto("edit")
-    return EndDialog(effects=(Effect("application_submitted", {"answers": dict(answers)}),))
+    return EndDialog(
+        effects=(Effect("application_submitted", {"answers": dict(answers)}),),
+        context_updates={"draft": None},
+    )
 
 
 def _edit(value: Any, _answers: Answers, _context: Context) -> Transition:
@@ -382,7 +385,7 @@ def _shown(step: Step, value: Any, answers: Answers, context: Context) -> Text |
         return Text("common.unknown")
     if step.kind is Kind.CHOICE:
         match = next((c for c in step.options(answers, context) if c.stored == value), None)
-        return Text(match.label) if match else str(value)
+        return match.text if match else str(value)
     if step.kind is Kind.NUMBER:
         shown = value / step.scale if step.scale != 1 else value
         return Text("value.number", {"number": f"{shown:,.0f}", "unit": Text(step.unit or "")})
