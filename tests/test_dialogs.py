@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import FakeClock
 from sqlmodel import select
 
 from bot.conversation import Incoming
@@ -26,7 +27,6 @@ from intake.audit import AuditEvent
 from intake.callbacks import CallbackRequest
 from intake.households import Household
 from intake.queue import QueueItem
-from conftest import FakeClock
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
 CASES = sorted(TRANSCRIPTS.glob("*.yaml"))
