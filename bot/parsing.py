@@ -116,25 +116,24 @@ def _mixed(value: str) -> Decimal | None:
 
 
 def _chinese(value: str) -> Decimal | None:
-    """Chinese numerals: ``"三万五千"``, ``"两千"``, ``"十二"``, ``"三万五"``."""
-    if not value or any(
-        ch not in _DIGITS and ch not in _SMALL_UNITS and ch not in _BIG_UNITS for ch in value
-    ):
+    """Chinese numerals: ``"三万五千"``, ``"两千"``, ``"十二"``, ``"三万五"``, ``"一百零五"``."""
+    known = _DIGITS.keys() | _SMALL_UNITS.keys() | _BIG_UNITS.keys()
+    if not value or any(ch not in known for ch in value) or not any(ch in _DIGITS for ch in value):
         return None
-    total, section, digit = 0, 0, None
-    last_unit = 1
+    total, section, digit, last_unit, zero_seen = 0, 0, None, 1, False
     for ch in value:
         if ch in _DIGITS:
+            zero_seen = zero_seen or _DIGITS[ch] == 0
             digit = _DIGITS[ch]
         elif ch in _SMALL_UNITS:
-            unit = _SMALL_UNITS[ch]
-            section += (1 if digit is None else digit) * unit
-            digit, last_unit = None, unit
+            section += (1 if digit is None else digit) * _SMALL_UNITS[ch]
+            digit, last_unit, zero_seen = None, _SMALL_UNITS[ch], False
         else:
-            unit = _BIG_UNITS[ch]
-            total += (section + (digit or 0)) * unit
-            section, digit, last_unit = 0, None, unit
+            total += (section + (digit or 0)) * _BIG_UNITS[ch]
+            section, digit, last_unit, zero_seen = 0, None, _BIG_UNITS[ch], False
     if digit is not None:
-        # A trailing digit after a unit means one unit down: 三万五 = 35,000, 两千五 = 2,500.
-        section += digit * (last_unit // 10 if last_unit >= 10 else 1)
+        # Right after a unit a digit counts one unit down (三万五 = 35,000, 两千五 = 2,500);
+        # after a 零 it counts ones (一百零五 = 105).
+        step_down = last_unit // 10 if last_unit >= 10 and not zero_seen else 1
+        section += digit * step_down
     return Decimal(total + section)

@@ -90,7 +90,9 @@ def _consent(value: Any, answers: Answers, context: Context) -> Transition | Non
         return None
     draft = {k: v for k, v in answers.items() if k != "consent"}
     return EndDialog(
-        effects=(Effect("draft_saved", {"answers": draft}),), message=Text("apply.draft_saved")
+        effects=(Effect("draft_saved", {"answers": draft}),),
+        message=Text("apply.draft_saved"),
+        context_updates={"draft": draft},
     )
 
 
