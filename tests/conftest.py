@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import random
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -119,3 +121,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="regenerate tests/transcripts/*.yaml instead of comparing against them",
     )
+
+
+class LiveServer:
+    """Serve an ASGI app with uvicorn on 127.0.0.1 (an ephemeral port) in a thread."""
+
+    def __init__(self, app: object) -> None:
+        import uvicorn
+
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")  # type: ignore[arg-type]
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = ""
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)

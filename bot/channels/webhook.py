@@ -52,7 +52,7 @@ class WebhookMessage(BaseModel):
     id: str = Field(min_length=1, max_length=128)
     sender: str = Field(alias="from", min_length=1, max_length=128)
     type: Literal["text", "button", "start"] = "text"
-    text: str = Field(default="", max_length=4096)
+    text: str = Field(default="", max_length=16_000)
     data: str | None = Field(default=None, max_length=64)
     payload: str | None = Field(default=None, max_length=64)
     language: str | None = Field(default=None, max_length=16)

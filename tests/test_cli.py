@@ -1,0 +1,108 @@
+"""The ``hotline`` command line: ``assess`` answers exactly at the rules' boundaries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app
+from intake.policy import bundled_policy_dir
+
+runner = CliRunner()
+
+
+def assess(tmp_path: Path, answers: Any, *args: str) -> tuple[int, str, str]:
+    path = tmp_path / "answers.json"
+    path.write_text(answers if isinstance(answers, str) else json.dumps(answers), encoding="utf-8")
+    result = runner.invoke(app, ["assess", str(path), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("answers", "met"),
+    [
+        ({"annual_income_yuan": 100_000, "medical_out_of_pocket_yuan": 20_000}, False),
+        ({"annual_income_yuan": 100_000, "medical_out_of_pocket_yuan": 20_001}, True),
+        ({"annual_income_yuan": 200_000, "medical_out_of_pocket_yuan": 29_999}, False),
+        ({"annual_income_yuan": 200_000, "medical_out_of_pocket_yuan": 30_000}, True),
+        ({"disaster_loss_ratio": 0.49}, False),
+        ({"disaster_loss_ratio": 0.5}, True),
+        ({"disaster_loss_yuan": 49_999}, False),
+        ({"disaster_loss_yuan": 50_000}, True),
+        ({"unemployed_months": 2}, False),
+        ({"unemployed_months": 3}, True),
+        ({"only_house_destroyed": True, "can_rebuild": True}, False),
+        ({"only_house_destroyed": True, "can_rebuild": False}, True),
+    ],
+)
+def test_assess_prints_the_result_at_each_boundary(
+    tmp_path: Path, answers: dict[str, Any], met: bool
+) -> None:
+    code, out, _ = assess(tmp_path, answers)
+    assert code == 0
+    result = json.loads(out)
+    criterion = {
+        "medical_out_of_pocket_yuan": "medical",
+        "disaster_loss_ratio": "disaster",
+        "disaster_loss_yuan": "disaster",
+        "unemployed_months": "unemployment",
+        "only_house_destroyed": "house_destroyed",
+    }
+    expected = next(criterion[k] for k in answers if k in criterion)
+    assert (expected in result["criteria_met"]) is met
+    assert result["recommendation"] in {"likely", "review", "cadre_decides"}
+    assert result["explanations"]
+
+
+def test_fast_track_and_negative_flags(tmp_path: Path) -> None:
+    code, out, _ = assess(
+        tmp_path, {"main_labourer_incapacitated": True, "negative": {"car_or_machinery": True}}
+    )
+    result = json.loads(out)
+    assert code == 0 and result["fast_track"] is True
+    assert result["negative_flags"] == ["car_or_machinery"]
+    assert result["recommendation"] == "cadre_decides"
+
+
+def test_the_policy_option_changes_the_region(tmp_path: Path) -> None:
+    answers = {"annual_income_yuan": 100_000, "medical_out_of_pocket_yuan": 15_000}
+    _, gangkou, _ = assess(tmp_path, answers)
+    _, boluo, _ = assess(tmp_path, answers, "--policy", str(bundled_policy_dir() / "boluo.yaml"))
+    assert json.loads(gangkou)["policy_version"] != json.loads(boluo)["policy_version"]
+    assert json.loads(gangkou)["explanations"] != json.loads(boluo)["explanations"]
+
+
+@pytest.mark.parametrize(
+    ("answers", "field"),
+    [
+        ({"annual_income_yuan": -1}, "annual_income_yuan"),
+        ({"household_size": 0}, "household_size"),
+        ({"debts_yuan": "lots"}, "debts_yuan"),
+        ({"disaster_loss_ratio": 1.2}, "disaster_loss_ratio"),
+        ({"negative": {"car_or_machinery": "yes"}}, "negative.car_or_machinery"),
+        ({"incme": 3}, "incme"),
+        ([1, 2], "answers"),
+    ],
+)
+def test_impossible_values_name_the_field_and_exit_non_zero(
+    tmp_path: Path, answers: Any, field: str
+) -> None:
+    code, out, err = assess(tmp_path, answers)
+    assert code == 2
+    assert field in err
+    assert "Traceback" not in out + err
+
+
+def test_unreadable_inputs_fail_politely(tmp_path: Path) -> None:
+    code, _, err = assess(tmp_path, "{broken")
+    assert code == 2 and "not valid JSON" in err
+    result = runner.invoke(app, ["assess", str(tmp_path / "missing.json")])
+    assert result.exit_code == 2 and "cannot read" in result.stderr
+    bad_policy = tmp_path / "policy.yaml"
+    bad_policy.write_text("version: [", encoding="utf-8")
+    code, _, err = assess(tmp_path, {}, "--policy", str(bad_policy))
+    assert code == 2 and "policy.yaml" in err and "Traceback" not in err

@@ -1,0 +1,189 @@
+"""The conversation service: durable, ordered, all-or-nothing, and quiet about personal data."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from sqlmodel import func, select
+
+from bot import inbound
+from bot.conversation import Incoming
+from bot.effects import Effects
+from bot.engine import Input
+from bot.services import Services
+from intake.applications import Application
+from intake.audit import AuditEvent
+from intake.households import Household
+from intake.queue import QueueItem
+
+ID_NUMBER = "421223195803151230"
+PHONE = "13812345678"
+SCRIPT: list[Input] = [
+    Input(start=True),
+    Input(data="choose:apply"),
+    Input(data="for_whom:self"),
+    Input(data="village:gangkou-bailing"),
+    Input(data="illness:yes"),
+    Input(text="35000"),
+    *(
+        Input(data=f"{s}:no")
+        for s in ("disaster", "accident", "house", "school", "job", "business")
+    ),
+    Input(data="size:3"),
+    Input(text="24000"),
+    Input(text="30000"),
+    Input(data="debts:0"),
+    *(
+        Input(data=f"{s}:no")
+        for s in ("neg_house", "neg_car", "neg_job", "neg_business", "neg_pension", "neg_conduct")
+    ),
+    Input(text="王大山"),
+    Input(text=ID_NUMBER),
+    Input(text=PHONE),
+    Input(data="consent:agree"),
+    Input(data="summary:confirm"),
+]
+
+
+def send(services: Services, user: str, number: int, given: Input) -> list[str]:
+    outcome = services.conversations.receive(Incoming("webhook", f"{user}-{number}", user, given))
+    return [r.text for r in outcome.replies]
+
+
+def count(services: Services, model: type) -> int:
+    with services.db.read() as db:
+        return int(db.exec(select(func.count()).select_from(model)).one())
+
+
+def test_a_full_application_leaves_every_record(services: Services) -> None:
+    for number, given in enumerate(SCRIPT):
+        texts = send(services, "v1", number, given)
+    assert texts[0].startswith("申请已提交")
+    with services.db.read() as db:
+        application = db.exec(select(Application)).one()
+        item = db.exec(select(QueueItem)).one()
+        household = db.exec(select(Household)).one()
+        audit = db.exec(select(AuditEvent)).all()
+    assert application.status == "submitted" and application.consent_at is not None
+    assert application.queue_item_id == item.id and application.household_id == household.id
+    assert item.village_code == "gangkou-bailing" and item.township_code
+    assert household.id_hash == services.cipher.lookup_hash(ID_NUMBER)
+    assert services.cipher.decrypt(household.id_cipher) == ID_NUMBER
+    assert [e.action for e in audit] == ["application.submitted"]
+    assert ID_NUMBER not in str(audit[0].data) and PHONE not in str(audit[0].data)
+
+
+def test_the_same_household_is_matched_by_its_id_number(services: Services) -> None:
+    for user in ("first", "second"):
+        for number, given in enumerate(SCRIPT):
+            send(services, user, number, given)
+    assert count(services, Household) == 1
+    assert count(services, Application) == 2
+
+
+def test_a_failure_mid_way_writes_nothing_and_keeps_the_message(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for number, given in enumerate(SCRIPT[:-1]):
+        send(services, "v2", number, given)
+
+    original = Effects._on_application_submitted
+
+    def half_then_fail(self: Effects, db: Any, *args: Any) -> Any:
+        original(self, db, *args)  # the records are written in the transaction…
+        raise RuntimeError("disk on fire")  # …and then the process trips
+
+    monkeypatch.setattr(Effects, "_on_application_submitted", half_then_fail)
+    texts = send(services, "v2", 99, SCRIPT[-1])
+    assert texts == ["抱歉，系统出了点问题，您的消息已经记下了，请稍后再试。"]
+    assert count(services, Application) == 0 and count(services, QueueItem) == 0
+    assert count(services, Household) == 0
+    with services.db.read() as db:
+        failed = db.exec(
+            select(inbound.InboundMessage).where(inbound.InboundMessage.external_id == "v2-99")
+        ).one()
+    assert failed.status == inbound.InboundStatus.FAILED and failed.error == "RuntimeError"
+    monkeypatch.undo()
+    texts = send(services, "v2", 100, SCRIPT[-1])
+    assert texts[0].startswith("申请已提交"), "the conversation carries on where it was"
+
+
+def test_messages_stored_before_a_crash_are_processed_on_recovery(services: Services) -> None:
+    with services.db.write() as db:
+        for number, given in enumerate(SCRIPT[:3]):
+            message = Incoming("webhook", f"lost-{number}", "v3", given)
+            inbound.store(
+                db,
+                channel="webhook",
+                external_id=message.external_id,
+                sender="v3",
+                payload=message.payload(),
+                cipher=services.cipher,
+                now=services.clock(),
+            )
+    assert services.conversations.recover() == 3
+    with services.db.read() as db:
+        rows = db.exec(select(inbound.InboundMessage).order_by(inbound.InboundMessage.id)).all()  # type: ignore[arg-type]
+    assert [r.status for r in rows] == [inbound.InboundStatus.PROCESSED] * 3
+    assert "为自己" not in str(rows[-1].replies)
+    assert rows[-1].replies and "请选择所在的村" in rows[-1].replies[0]["text"]
+
+
+def test_nothing_personal_reaches_the_logs_or_plain_storage(
+    services: Services, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    def explode(*_args: Any) -> Any:
+        raise ValueError(f"bad id {ID_NUMBER} phone {PHONE}")
+
+    for number, given in enumerate(SCRIPT[:-1]):
+        send(services, "v4", number, given)
+    monkeypatch.setattr(Effects, "_on_application_submitted", explode)
+    send(services, "v4", 98, SCRIPT[-1])
+    monkeypatch.undo()
+    send(services, "v4", 99, SCRIPT[-1])
+    from intake.identity import RedactingFilter
+
+    redactor = RedactingFilter()
+    for record in caplog.records:
+        redactor.filter(record)
+        shown = record.getMessage() + (record.exc_text or "")
+        assert ID_NUMBER not in shown and PHONE not in shown
+    with services.db.engine.connect() as conn:
+        for table in (
+            "inbound_message",
+            "dialog_session",
+            "household",
+            "application",
+            "queue_item",
+            "audit_event",
+            "contact",
+            "outbox_message",
+        ):
+            dump = str(conn.exec_driver_sql(f"SELECT * FROM {table}").fetchall())  # noqa: S608
+            assert ID_NUMBER not in dump, table
+            assert PHONE not in dump, table
+
+
+def test_the_service_log_handler_masks_id_and_phone(capfd: pytest.CaptureFixture[str]) -> None:
+    from bot.services import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging("INFO")
+        try:
+            raise ValueError(f"id {ID_NUMBER}")
+        except ValueError:
+            logging.getLogger("bot.test").exception("failed for %s at %s", ID_NUMBER, PHONE)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    err = capfd.readouterr().err
+    assert "failed for" in err
+    assert ID_NUMBER not in err and PHONE not in err
