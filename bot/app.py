@@ -14,12 +14,16 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from bot.channels import webhook
 from bot.config import Settings
 from bot.services import Services, build_services
 from bot.sessions import purge_expired
+from intake.web import STATIC_DIR as CADRE_STATIC
+from intake.web import WebDeps, cadre_router
+from notifications.digest import post_notice, send_digests
 from notifications.dispatcher import Dispatcher
 from notifications.sender import Sender
 
@@ -58,6 +62,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             max_body_bytes=settings.webhook_max_body_bytes,
         )
     )
+    app.include_router(cadre_router(cadre_deps(services)))
+    app.mount("/cadre/static", StaticFiles(directory=CADRE_STATIC), name="cadre-static")
 
     @app.get("/healthz", tags=["ops"])
     def health() -> dict[str, Any]:
@@ -66,6 +72,21 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return {"ok": True, "regions": sorted(services.policies)}
 
     return app
+
+
+def cadre_deps(services: Services) -> WebDeps:
+    """What the cadre pages need, with applicants' notices going to the outbox."""
+    settings = services.settings
+    return WebDeps(
+        db=services.db,
+        cipher=services.cipher,
+        policies=services.policies,
+        calendar=services.calendar,
+        clock=services.clock,
+        cookie_secret=settings.resolved_secret("cookie_secret"),
+        cookie_secure=settings.cookie_secure,
+        post_notice=post_notice,
+    )
 
 
 def _senders(services: Services) -> dict[str, Sender]:
@@ -104,4 +125,17 @@ def _schedule(scheduler: AsyncIOScheduler, services: Services, dispatcher: Dispa
     )
     scheduler.add_job(
         purge_sessions, "interval", hours=1, id="purge-sessions", max_instances=1, coalesce=True
+    )
+
+    def cadre_digests() -> None:
+        send_digests(
+            services.db,
+            calendar=services.calendar,
+            policies=services.policies,
+            now=services.clock(),
+            base_url=services.settings.public_url,
+        )
+
+    scheduler.add_job(
+        cadre_digests, "interval", minutes=10, id="cadre-digest", max_instances=1, coalesce=True
     )

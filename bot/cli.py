@@ -10,11 +10,13 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from bot.cli_users import user_app
 from bot.config import Settings
 
 app = typer.Typer(
     help="fanpin-hotline: 防返贫监测 intake and hotline assistant.", no_args_is_help=True
 )
+app.add_typer(user_app, name="user")
 
 
 @app.command()

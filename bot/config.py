@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     webhook_callback_url: str | None = None
     webhook_max_body_bytes: int = 64 * 1024
 
+    #: Signs the cadre pages' session cookies (generated into data_dir when not given).
+    cookie_secret: str | None = None
+    #: Send the session cookie only over HTTPS (set true behind TLS in production).
+    cookie_secure: bool = False
+    #: The address cadres open, used in the daily digest's link.
+    public_url: str = "http://127.0.0.1:8000"
+
     telegram_token: str | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"
     telegram_file_url: str = "https://api.telegram.org/file/bot"

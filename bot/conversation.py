@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from weakref import WeakValueDictionary
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot import inbound
@@ -116,39 +117,81 @@ class Conversations:
         self._locks_guard = threading.Lock()
 
     def receive(self, message: Incoming) -> Outcome:
-        """Store ``message`` durably, then process it in order with its sender's others."""
-        with self.db.write() as db:
-            row = inbound.store(
-                db,
-                channel=message.channel,
-                external_id=message.external_id,
-                sender=message.sender,
-                payload=message.payload(),
-                cipher=self.effects.cipher,
-                now=self.clock(),
-                sequence=message.sequence,
-            )
-        if row is None:
-            return self._redelivered(message)
-        self.process_sender(message.channel, message.sender)
+        """Store ``message`` durably and answer it, in order with its sender's others.
+
+        The usual path is one transaction: store, answer, commit — so a 2xx is only ever
+        given for a message that is stored with its answer. If answering fails, the
+        transaction is rolled back and the message is stored again, marked failed, with a
+        polite reply: nothing half-written, nothing lost.
+        """
+        with self._lock_for(message.channel, message.sender):
+            try:
+                with self.db.write() as db:
+                    waiting = inbound.has_pending(db, message.channel, message.sender)
+                    row = self._store(db, message)
+                    if row is None:
+                        replies = None
+                    elif waiting:
+                        replies = ()  # answered below, after the ones stored before it
+                    else:
+                        replies = tuple(self._answer(db, row, message))
+            except IntegrityError as error:
+                if self._is_stored(message):
+                    return self._redelivered(message)  # a twin delivery won the race
+                log.exception("answering %s message failed", message.channel)
+                return Outcome(self._store_failed(message, error))
+            except Exception as error:
+                log.exception("answering %s message failed", message.channel)
+                return Outcome(self._store_failed(message, error))
+            if replies is None:
+                return self._redelivered(message)
+            if replies:
+                return Outcome(replies)
+            self._drain(message.channel, message.sender)
+        return self._redelivered(message, duplicate=False)
+
+    def _is_stored(self, message: Incoming) -> bool:
         with self.db.read() as db:
-            stored = inbound.find(db, message.channel, message.external_id)
-        replies = tuple(Rendered.from_json(r) for r in (stored.replies or [])) if stored else ()
-        return Outcome(replies)
+            return inbound.find(db, message.channel, message.external_id) is not None
+
+    def _store(self, db: Session, message: Incoming) -> inbound.InboundMessage | None:
+        return inbound.store(
+            db,
+            channel=message.channel,
+            external_id=message.external_id,
+            sender=message.sender,
+            payload=message.payload(),
+            cipher=self.effects.cipher,
+            now=self.clock(),
+            sequence=message.sequence,
+        )
+
+    def _store_failed(self, message: Incoming, error: Exception) -> tuple[Rendered, ...]:
+        reply = render(Reply((Text("error.internal"),)), normalize_locale(message.language))
+        with self.db.write() as db:
+            row = self._store(db, message)
+            if row is not None:
+                row.status = inbound.InboundStatus.FAILED
+                row.error = type(error).__name__[:200]
+                row.replies = [reply.to_json()]
+                db.add(row)
+        return (reply,)
 
     def process_sender(self, channel: str, sender: str) -> int:
         """Process every pending message of one sender, oldest first; returns how many."""
-        lock = self._lock_for(channel, sender)
+        with self._lock_for(channel, sender):
+            return self._drain(channel, sender)
+
+    def _drain(self, channel: str, sender: str) -> int:
         count = 0
-        with lock:
-            while True:
-                with self.db.read() as db:
-                    pending = inbound.pending_for(db, channel, sender)
-                if not pending:
-                    return count
-                for row in pending:
-                    self._process_one(row.id)
-                    count += 1
+        while True:
+            with self.db.read() as db:
+                pending = inbound.pending_for(db, channel, sender)
+            if not pending:
+                return count
+            for row in pending:
+                self._process_one(row.id)
+                count += 1
 
     def recover(self) -> int:
         """Process messages left unprocessed by a crash; returns how many."""
@@ -164,11 +207,11 @@ class Conversations:
                 self._locks[(channel, sender)] = lock
             return lock
 
-    def _redelivered(self, message: Incoming) -> Outcome:
+    def _redelivered(self, message: Incoming, *, duplicate: bool = True) -> Outcome:
         with self.db.read() as db:
             stored = inbound.find(db, message.channel, message.external_id)
         replies = tuple(Rendered.from_json(r) for r in (stored.replies or [])) if stored else ()
-        return Outcome(replies, duplicate=True)
+        return Outcome(replies, duplicate=duplicate)
 
     def _process_one(self, row_id: int | None) -> None:
         try:
@@ -176,14 +219,16 @@ class Conversations:
                 row = db.get(inbound.InboundMessage, row_id)
                 if row is None or row.status != inbound.InboundStatus.RECEIVED:
                     return
-                self._answer(db, row)
+                stored = inbound.payload_of(row, self.effects.cipher)
+                self._answer(db, row, Incoming.from_payload(row, stored))
         except Exception as error:
             # The message stays stored; the person is told we will be back, not a traceback.
             log.exception("processing inbound message %s failed", row_id)
             self._mark_failed(row_id, error)
 
-    def _answer(self, db: Session, row: inbound.InboundMessage) -> None:
-        message = Incoming.from_payload(row, inbound.payload_of(row, self.effects.cipher))
+    def _answer(
+        self, db: Session, row: inbound.InboundMessage, message: Incoming
+    ) -> list[Rendered]:
         now = self.clock()
         language = normalize_locale(message.language)
         contact = get_or_create_contact(db, row.channel, row.sender, language=language)
@@ -213,6 +258,7 @@ class Conversations:
                     priority=Priority.INTERACTIVE,
                     now=now,
                 )
+        return rendered
 
     def _context(self, db: Session, contact: Contact, now: datetime) -> Context:
         assert contact.id is not None
@@ -256,8 +302,7 @@ class Conversations:
                 return
             row.status = inbound.InboundStatus.FAILED
             row.error = type(error).__name__[:200]
-            language = "zh_CN"
-            row.replies = [render(Reply((Text("error.internal"),)), language).to_json()]
+            row.replies = [render(Reply((Text("error.internal"),)), "zh_CN").to_json()]
             db.add(row)
 
 

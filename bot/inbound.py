@@ -14,7 +14,6 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Index, UniqueConstraint
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from intake.columns import json_column, utc_column, utcnow
@@ -63,7 +62,13 @@ def store(
     now: datetime,
     sequence: int | None = None,
 ) -> InboundMessage | None:
-    """Keep a new message; ``None`` when it was stored before (a redelivery)."""
+    """Keep a new message; ``None`` when it was stored before (a redelivery).
+
+    The unique constraint still guards a race between two workers: the loser's commit
+    raises ``IntegrityError``, which the caller treats as a redelivery.
+    """
+    if find(session, channel, external_id) is not None:
+        return None
     row = InboundMessage(
         channel=channel,
         external_id=external_id,
@@ -72,11 +77,7 @@ def store(
         payload_cipher=cipher.encrypt(json.dumps(payload, ensure_ascii=False)),
         received_at=now,
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return None
+    session.add(row)
     return row
 
 
@@ -100,6 +101,16 @@ def pending_for(session: Session, channel: str, sender: str) -> list[InboundMess
         .order_by(col(InboundMessage.sequence), col(InboundMessage.id))
     )
     return list(session.exec(query))
+
+
+def has_pending(session: Session, channel: str, sender: str) -> bool:
+    """Whether ``sender`` has stored messages still waiting to be answered."""
+    query = select(InboundMessage.id).where(
+        InboundMessage.channel == channel,
+        InboundMessage.sender == sender,
+        InboundMessage.status == InboundStatus.RECEIVED,
+    )
+    return session.exec(query.limit(1)).first() is not None
 
 
 def senders_with_pending(session: Session, limit: int = 100) -> list[tuple[str, str]]:

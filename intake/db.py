@@ -9,6 +9,7 @@ imports them all so that metadata and Alembic see the whole schema.
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,8 @@ MODEL_MODULES = (
     "intake.applications",
     "intake.callbacks",
     "intake.audit",
+    "intake.users",
+    "intake.procedure",
     "notifications.outbox",
     "bot.sessions",
     "bot.inbound",
@@ -56,21 +59,22 @@ class Database:
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine: Engine = create_engine(url, **kwargs)
+        #: SQLite has one writer; queueing writers here hands the lock over at once, where
+        #: SQLite's own busy handler would sleep and retry (a long tail under load).
+        self._write_lock = threading.RLock() if self.is_sqlite else None
         if self.is_sqlite:
             _configure_sqlite(self.engine)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that will write: committed on success, rolled back on error."""
-        with Session(self.engine, expire_on_commit=False) as session:
-            if self.is_sqlite:
-                session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+        if self._write_lock is None:
+            with Session(self.engine, expire_on_commit=False) as session:
+                yield from _committed(session)
+            return
+        with self._write_lock, Session(self.engine, expire_on_commit=False) as session:
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            yield from _committed(session)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -81,6 +85,15 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def _committed(session: Session) -> Iterator[Session]:
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
 from intake.columns import utc_column, utcnow
@@ -61,6 +62,14 @@ def upsert_household(
             village_code=village_code,
             created_at=now,
         )
+        try:
+            with session.begin_nested():  # a family member may be applying at this moment
+                session.add(household)
+        except IntegrityError:
+            household = find_household(session, cipher, id_number)
+            if household is None:
+                raise
+            created = False
     household.head_name = head_name
     if size is not None:
         household.size = size

@@ -1,0 +1,161 @@
+"""``hotline user``: add, list, disable and reset cadre accounts, link a chat for digests.
+
+Examples::
+
+    hotline user add zhang --role village --place gangkou-bailing --name 张三
+    hotline user add team1 --role township --place gangkou
+    hotline user add county --role county --place gangkou
+    hotline user list
+    hotline user reset-password zhang
+    hotline user link zhang --channel telegram --external-id 123456789
+    hotline user disable zhang
+
+Passwords are asked twice without echo (or read from ``--password-stdin`` for scripts);
+``--generate`` prints a random one instead. Every change is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from bot.config import Settings
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+user_app = typer.Typer(help="Cadre accounts for the web pages.", no_args_is_help=True)
+
+Role = Annotated[
+    str, typer.Option(help="village, township, county, operator or admin.", case_sensitive=False)
+]
+Place = Annotated[
+    str | None,
+    typer.Option(
+        help="Village code (village), township code (township), region (county/operator)."
+    ),
+]
+
+
+def _services() -> Services:
+    from bot.services import build_services
+
+    return build_services(Settings())
+
+
+def _password(generate: bool, from_stdin: bool) -> str:
+    if generate:
+        password = secrets.token_urlsafe(12)
+        typer.echo(f"password: {password}")
+        return password
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    value: str = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    return value
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+@user_app.command("add")
+def add(
+    username: str,
+    role: Role,
+    place: Place = None,
+    name: Annotated[str | None, typer.Option(help="Name shown in the timeline.")] = None,
+    language: Annotated[str, typer.Option(help="zh_CN or en.")] = "zh_CN",
+    generate: Annotated[bool, typer.Option(help="Print a random password.")] = False,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin.")] = False,
+) -> None:
+    """Add a user with a role and the place the role needs."""
+    from intake.users import Role as Roles
+    from intake.users import UserError, create_user
+
+    try:
+        wanted = Roles(role.lower())
+    except ValueError:
+        _fail(f"unknown role {role!r}")
+        return
+    services = _services()
+    password = _password(generate, password_stdin)
+    try:
+        with services.db.write() as db:
+            user = create_user(
+                db,
+                username=username,
+                password=password,
+                role=wanted,
+                place=place,
+                policies=services.policies,
+                display_name=name,
+                language=language,
+                actor="cli",
+                now=services.clock(),
+            )
+            typer.echo(f"added {user.username} ({user.role})")
+    except UserError as error:
+        _fail(str(error))
+
+
+@user_app.command("list")
+def list_() -> None:
+    """List every user with role, place and state."""
+    from intake.users import list_users
+
+    services = _services()
+    with services.db.read() as db:
+        for user in list_users(db):
+            place = user.village_code or user.township_code or user.region_code or "*"
+            state = "disabled" if user.disabled_at else "active"
+            chat = f" chat={user.chat_channel}" if user.chat_channel else ""
+            typer.echo(f"{user.username}\t{user.role}\t{place}\t{state}\t{user.display_name}{chat}")
+
+
+@user_app.command("disable")
+def disable(username: str) -> None:
+    """Refuse the user's logins and end their sessions."""
+    _change(username, "disable")
+
+
+@user_app.command("reset-password")
+def reset(
+    username: str,
+    generate: Annotated[bool, typer.Option(help="Print a random password.")] = False,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin.")] = False,
+) -> None:
+    """Set a new password (and re-enable the user); their old sessions end."""
+    _change(username, "reset", _password(generate, password_stdin))
+
+
+@user_app.command("link")
+def link(
+    username: str,
+    channel: Annotated[str, typer.Option(help="Chat channel, e.g. telegram.")],
+    external_id: Annotated[str, typer.Option(help="The chat id on that channel.")],
+) -> None:
+    """Link a chat account that receives the daily digest."""
+    _change(username, "link", f"{channel}\n{external_id}")
+
+
+def _change(username: str, what: str, value: str = "") -> None:
+    from intake.users import UserError, disable_user, link_chat, reset_password
+
+    services = _services()
+    now = services.clock()
+    try:
+        with services.db.write() as db:
+            if what == "disable":
+                disable_user(db, username, actor="cli", now=now)
+            elif what == "reset":
+                reset_password(db, username, value, actor="cli", now=now)
+            else:
+                channel, external_id = value.split("\n", 1)
+                link_chat(db, username, channel, external_id, actor="cli", now=now)
+    except UserError as error:
+        _fail(str(error))
+    typer.echo(f"{what}: {username.lower()} done")
