@@ -29,8 +29,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.channels.webhook import sign  # noqa: E402
-from intake.identity import id_check_digit  # noqa: E402
+from bot.channels.webhook import sign
+from intake.identity import id_check_digit
 
 SECRET = "bench-webhook-secret"
 FLOOR_APP = """
