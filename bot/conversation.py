@@ -126,6 +126,7 @@ class Conversations:
         """
         with self._lock_for(message.channel, message.sender):
             try:
+                replies: tuple[Rendered, ...] | None
                 with self.db.write() as db:
                     waiting = inbound.has_pending(db, message.channel, message.sender)
                     row = self._store(db, message)

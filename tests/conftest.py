@@ -101,7 +101,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         secret_key=TEST_SECRET,
         webhook_secret="webhook-test-secret",
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
 
 

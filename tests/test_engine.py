@@ -25,7 +25,7 @@ ENGINE = Engine(DIALOGS)
 
 def context(**changes: object) -> Context:
     base = Context(now=NOW, villages=VILLAGES)
-    return Context(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+    return Context(**{**base.__dict__, **changes})
 
 
 def replies(sprint: Sprint) -> list[Reply]:
