@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlmodel import func, select
 
 from bot import inbound
@@ -187,3 +190,70 @@ def test_the_service_log_handler_masks_id_and_phone(capfd: pytest.CaptureFixture
     err = capfd.readouterr().err
     assert "failed for" in err
     assert ID_NUMBER not in err and PHONE not in err
+
+
+_WALK = st.lists(
+    st.one_of(
+        st.tuples(st.just("press"), st.integers(min_value=0, max_value=20)),
+        st.tuples(
+            st.just("type"),
+            st.one_of(
+                st.text(max_size=40),
+                st.sampled_from(
+                    [
+                        "3万",
+                        "0",
+                        "99999999999",
+                        "不清楚",
+                        "返回",
+                        "人工",
+                        "421223195803151230",
+                        "13812345678",
+                        "421223195803151231",
+                        "同意",
+                        "重新开始",
+                        "VQ4Y-XMMV",
+                    ]
+                ),
+            ),
+        ),
+        st.tuples(st.just("data"), st.text(max_size=70)),
+    ),
+    min_size=1,
+    max_size=70,
+)
+_walks = itertools.count()
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(_WALK)
+def test_random_walks_through_the_service_never_fail(
+    services: Services, walk: list[tuple[str, object]]
+) -> None:
+    user = f"walker-{next(_walks)}"
+    buttons: list[str] = []
+    for number, (kind, value) in enumerate([("type", "/start"), *walk]):
+        if kind == "press":
+            given_input = Input(data=buttons[int(value) % len(buttons)]) if buttons else Input()  # type: ignore[call-overload]
+        elif kind == "type":
+            given_input = Input(text=str(value))
+        else:
+            given_input = Input(data=str(value))
+        outcome = services.conversations.receive(
+            Incoming("webhook", f"{user}-{number}", user, given_input)
+        )
+        assert outcome.replies
+        assert all("系统出了点问题" not in r.text for r in outcome.replies)
+        shown = [r for r in outcome.replies if r.buttons]
+        buttons = [data for _, data in shown[-1].buttons] if shown else buttons
+    with services.db.read() as db:
+        failed = db.exec(
+            select(inbound.InboundMessage).where(
+                inbound.InboundMessage.status == inbound.InboundStatus.FAILED
+            )
+        ).all()
+    assert failed == []
