@@ -61,8 +61,8 @@ def count(services: Services, model: type) -> int:
 
 
 def test_a_full_application_leaves_every_record(services: Services) -> None:
-    for number, given in enumerate(SCRIPT):
-        texts = send(services, "v1", number, given)
+    for number, step_input in enumerate(SCRIPT):
+        texts = send(services, "v1", number, step_input)
     assert texts[0].startswith("申请已提交")
     with services.db.read() as db:
         application = db.exec(select(Application)).one()
@@ -80,8 +80,8 @@ def test_a_full_application_leaves_every_record(services: Services) -> None:
 
 def test_the_same_household_is_matched_by_its_id_number(services: Services) -> None:
     for user in ("first", "second"):
-        for number, given in enumerate(SCRIPT):
-            send(services, user, number, given)
+        for number, step_input in enumerate(SCRIPT):
+            send(services, user, number, step_input)
     assert count(services, Household) == 1
     assert count(services, Application) == 2
 
@@ -89,8 +89,8 @@ def test_the_same_household_is_matched_by_its_id_number(services: Services) -> N
 def test_a_failure_mid_way_writes_nothing_and_keeps_the_message(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for number, given in enumerate(SCRIPT[:-1]):
-        send(services, "v2", number, given)
+    for number, step_input in enumerate(SCRIPT[:-1]):
+        send(services, "v2", number, step_input)
 
     original = Effects._on_application_submitted
 
@@ -115,8 +115,8 @@ def test_a_failure_mid_way_writes_nothing_and_keeps_the_message(
 
 def test_messages_stored_before_a_crash_are_processed_on_recovery(services: Services) -> None:
     with services.db.write() as db:
-        for number, given in enumerate(SCRIPT[:3]):
-            message = Incoming("webhook", f"lost-{number}", "v3", given)
+        for number, step_input in enumerate(SCRIPT[:3]):
+            message = Incoming("webhook", f"lost-{number}", "v3", step_input)
             inbound.store(
                 db,
                 channel="webhook",
@@ -142,8 +142,8 @@ def test_nothing_personal_reaches_the_logs_or_plain_storage(
     def explode(*_args: Any) -> Any:
         raise ValueError(f"bad id {ID_NUMBER} phone {PHONE}")
 
-    for number, given in enumerate(SCRIPT[:-1]):
-        send(services, "v4", number, given)
+    for number, step_input in enumerate(SCRIPT[:-1]):
+        send(services, "v4", number, step_input)
     monkeypatch.setattr(Effects, "_on_application_submitted", explode)
     send(services, "v4", 98, SCRIPT[-1])
     monkeypatch.undo()
