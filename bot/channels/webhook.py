@@ -27,6 +27,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from bot.conversation import Conversations, Incoming
 from bot.engine import Input
@@ -83,10 +84,13 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         return None
     body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            return None
+    try:
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > limit:
+                return None
+    except ClientDisconnect:
+        return b""  # the sender hung up; there is no one left to answer
     return bytes(body)
 
 
