@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from bot.channels import telegram as telegram_channel
 from bot.channels import webhook
 from bot.config import Settings
 from bot.services import Services, build_services
@@ -34,7 +35,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     """Build the app; ``services`` may be injected (tests pass a fake clock and seeded ids)."""
     settings = settings or Settings()
     services = services or build_services(settings)
-    dispatcher = Dispatcher(services.db, _senders(services), now=services.clock)
+    telegram = _telegram(settings, services)
+    dispatcher = Dispatcher(
+        services.db,
+        _senders(services, telegram),
+        now=services.clock,
+        limits={telegram_channel.CHANNEL: telegram_channel.limits_from(settings)},
+        is_group={telegram_channel.CHANNEL: telegram_channel.is_group_chat},
+    )
+    if telegram is not None:
+        telegram.wake = dispatcher.wake.set
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -44,17 +54,26 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         scheduler.start()
         await run_in_threadpool(dispatcher.recover)
         task = asyncio.create_task(dispatcher.run_forever(stop))
+        if telegram is not None:
+            await telegram.start(polling=settings.telegram_polling)
         try:
             yield
         finally:
+            if telegram is not None:
+                await telegram.stop()
             stop.set()
             scheduler.shutdown(wait=False)
             await task
+            if telegram is not None:
+                await telegram.close()
             services.db.dispose()
 
     app = FastAPI(title="fanpin-hotline", lifespan=lifespan)
     app.state.services = services
     app.state.dispatcher = dispatcher
+    app.state.telegram = telegram
+    if telegram is not None:
+        app.include_router(telegram.router())
     app.include_router(
         webhook.router(
             services.conversations,
@@ -89,9 +108,20 @@ def cadre_deps(services: Services) -> WebDeps:
     )
 
 
-def _senders(services: Services) -> dict[str, Sender]:
+def _telegram(settings: Settings, services: Services) -> telegram_channel.TelegramChannel | None:
+    """The Telegram channel when a bot token is configured."""
+    if not settings.telegram_token:
+        return None
+    return telegram_channel.TelegramChannel.from_settings(settings, services.conversations)
+
+
+def _senders(
+    services: Services, telegram: telegram_channel.TelegramChannel | None = None
+) -> dict[str, Sender]:
     settings = services.settings
     senders: dict[str, Sender] = {}
+    if telegram is not None:
+        senders[telegram_channel.CHANNEL] = telegram.sender
     if settings.webhook_callback_url:
         senders[webhook.CHANNEL] = webhook.WebhookSender(
             settings.webhook_callback_url, settings.resolved_secret("webhook_secret")

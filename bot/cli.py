@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from bot.cli_telegram import poster, telegram_app
 from bot.cli_users import user_app
 from bot.config import Settings
 
@@ -17,12 +18,17 @@ app = typer.Typer(
     help="fanpin-hotline: 防返贫监测 intake and hotline assistant.", no_args_is_help=True
 )
 app.add_typer(user_app, name="user")
+app.add_typer(telegram_app, name="telegram")
+app.command()(poster)
 
 
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    telegram_polling: Annotated[
+        bool, typer.Option(help="Read Telegram by long polling (development), not webhook.")
+    ] = False,
 ) -> None:
     """Run the web service (webhook channels, cadre pages) under uvicorn."""
     import uvicorn
@@ -31,6 +37,8 @@ def serve(
     from bot.services import configure_logging
 
     settings = Settings()
+    if telegram_polling:
+        settings.telegram_polling = True
     configure_logging(settings.log_level)
     uvicorn.run(
         create_app(settings),

@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     telegram_file_url: str = "https://api.telegram.org/file/bot"
     telegram_secret_token: str | None = None
     telegram_bot_username: str | None = None
+    #: Where Telegram posts updates (give ``hotline telegram set-webhook`` the public URL).
+    telegram_webhook_path: str = "/channels/telegram"
+    telegram_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    #: Long polling instead of the webhook (development; ``serve --telegram-polling``).
+    telegram_polling: bool = False
+    telegram_poll_timeout: int = Field(default=25, ge=0, le=50)
+    #: Outbound limits (Telegram's: about 30 messages/s overall, about 1/s per chat).
+    telegram_messages_per_second: float = Field(default=30.0, gt=0)
+    telegram_per_chat_interval: float = Field(default=1.0, ge=0)
+    telegram_per_chat_burst: int = Field(default=3, ge=1)
 
     def region_codes(self) -> list[str]:
         """The served regions, in order."""

@@ -25,6 +25,7 @@ from bot.engine import Engine, Input, Sprint
 from bot.flow import Context, Reply, Text, Village
 from bot.render import Rendered, render
 from bot.sessions import load_state, save_state
+from intake import attachments
 from intake.applications import load_draft
 from intake.columns import utcnow
 from intake.contacts import Contact, get_or_create_contact
@@ -34,6 +35,8 @@ from notifications.outbox import Priority, enqueue
 
 log = logging.getLogger(__name__)
 VILLAGE_PAYLOAD_PREFIX = "v_"
+#: Effects that file a queue item: files the person sent before go with it.
+FILING_EFFECTS = frozenset({"application_submitted", "callback_requested"})
 
 
 @dataclass(frozen=True)
@@ -236,14 +239,17 @@ class Conversations:
         _lock_contact(db, contact, skip=self.db.is_sqlite)
         assert contact.id is not None
         state = load_state(db, contact.id, self.effects.cipher)
-        pre = self._bind_village(db, contact, message.input)
-        context = self._context(db, contact, now)
-        sprint = self.engine.resume(state, message.input, context)
-        replies = self._carry_out(db, sprint, contact, now, pre)
-        save_state(
-            db, contact.id, sprint.session, self.effects.cipher, now=now, ttl=self.session_ttl
-        )
-        rendered = [render(r, sprint.session.language) for r in replies]
+        if message.meta.get("aside"):
+            rendered = self._aside(db, row, message, contact, state.language if state else None)
+        else:
+            pre = self._bind_village(db, contact, message.input)
+            context = self._context(db, contact, now)
+            sprint = self.engine.resume(state, message.input, context)
+            replies = self._carry_out(db, sprint, contact, now, pre)
+            save_state(
+                db, contact.id, sprint.session, self.effects.cipher, now=now, ttl=self.session_ttl
+            )
+            rendered = [render(r, sprint.session.language) for r in replies]
         row.replies = [r.to_json() for r in rendered]
         row.status = inbound.InboundStatus.PROCESSED
         row.processed_at = now
@@ -260,6 +266,33 @@ class Conversations:
                     now=now,
                 )
         return rendered
+
+    def _aside(
+        self,
+        db: Session,
+        row: inbound.InboundMessage,
+        message: Incoming,
+        contact: Contact,
+        language: str | None,
+    ) -> list[Rendered]:
+        """Not an answer (a photo, a voice note, a sticker): keep any file, acknowledge it.
+
+        ``meta["aside"]`` names the acknowledgement; ``meta["attachment"]`` describes a
+        file (:class:`intake.attachments.FileInfo`). The dialog stays where it was.
+        """
+        file = message.meta.get("attachment")
+        if isinstance(file, dict):
+            attachments.keep(
+                db,
+                channel=row.channel,
+                external_id=row.external_id,
+                contact_id=contact.id,
+                file=attachments.FileInfo.from_json(file),
+                cipher=self.effects.cipher,
+                now=self.clock(),
+            )
+        reply = Reply((Text(str(message.meta["aside"])),))
+        return [render(reply, language or contact.language)]
 
     def _context(self, db: Session, contact: Contact, now: datetime) -> Context:
         assert contact.id is not None
@@ -294,6 +327,8 @@ class Conversations:
                 replies.append(event)
             else:
                 replies.extend(self.effects.apply(db, event, contact, sprint.session, now))
+                if event.name in FILING_EFFECTS:
+                    attachments.link_to_latest_item(db, contact_id=contact.id, now=now)
         return replies
 
     def _mark_failed(self, row_id: int | None, error: Exception) -> None:

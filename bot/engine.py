@@ -34,6 +34,9 @@ from bot.parsing import clean, command_of
 MENU = "menu"
 WELCOME_BACK_AFTER = timedelta(hours=1)
 GLOBAL_PREFIX = "g:"
+#: Commands that open a dialog from anywhere and come back to where the person was
+#: (a channel may offer them as ``g:status`` buttons or map its own commands onto them).
+SHORTCUTS = {"human": "callback", "status": "status", "language": "language"}
 
 
 @dataclass(frozen=True)
@@ -169,10 +172,11 @@ class Engine:
             return run.prompt(state)
         if command == "back":
             return run.back(state)
-        if command == "human":
-            if state.dialog == "callback":
+        shortcut = SHORTCUTS.get(command)
+        if shortcut is not None:
+            if state.dialog == shortcut:
                 return run.prompt(state)
-            return run.start(state, StartDialog("callback", suspend=True))
+            return run.start(state, StartDialog(shortcut, suspend=True))
         run.say(Text("restart.done" if command == "restart" else "menu.back"))
         return run.enter(Session(language=state.language), MENU)
 

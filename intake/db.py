@@ -28,6 +28,7 @@ MODEL_MODULES = (
     "intake.applications",
     "intake.callbacks",
     "intake.audit",
+    "intake.attachments",
     "intake.users",
     "intake.procedure",
     "notifications.outbox",

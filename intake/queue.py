@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Index
+from sqlalchemy import Column, Computed, Index, Integer
 from sqlmodel import Field, Session, SQLModel, select
 
 from intake.columns import utc_column, utcnow
@@ -52,12 +52,24 @@ CLOSED_STATUSES = frozenset(
 )
 
 
+SORT_RANK_SQL = (
+    "(CASE WHEN fast_track THEN 0 ELSE 2 END) + (CASE WHEN due_at IS NULL THEN 1 ELSE 0 END)"
+)
+
+
 class QueueItem(SQLModel, table=True):
     """One piece of work for the cadres of a village (or the township, for complaints)."""
 
     __tablename__ = "queue_item"
     __table_args__ = (
         Index("ix_queue_scope_status_due", "township_code", "village_code", "status", "due_at"),
+        # The cadre queue's scoped, deadline-sorted pages and status counts (migration 0003).
+        Index("ix_queue_village_order", "village_code", "sort_rank", "due_at", "id"),
+        Index("ix_queue_township_order", "township_code", "sort_rank", "due_at", "id"),
+        Index("ix_queue_region_order", "region_code", "sort_rank", "due_at", "id"),
+        Index("ix_queue_village_status", "village_code", "status"),
+        Index("ix_queue_township_status", "township_code", "status"),
+        Index("ix_queue_region_status", "region_code", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -73,6 +85,16 @@ class QueueItem(SQLModel, table=True):
     contact_id: int | None = Field(default=None, foreign_key="contact.id")
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    #: Risk-type codes for the queue's filter, as ``",01,08,"``: the assessment's suggestion
+    #: until the county confirms the enrolment's own (see ``intake.procedure``). Migration 0003.
+    risk_codes: str | None = Field(default=None, max_length=128)
+    #: The item this one was merged into as a duplicate (status ``merged``). Migration 0003.
+    merged_into_id: int | None = Field(default=None, foreign_key="queue_item.id")
+    #: The queue's order, computed by the database so an index can serve it: fast track
+    #: first, then items with a deadline before those without (0..3). Migration 0003.
+    sort_rank: int | None = Field(
+        default=None, sa_column=Column(Integer, Computed(SORT_RANK_SQL), nullable=True)
+    )
 
 
 def find_by_tracking_code(session: Session, code: str) -> QueueItem | None:

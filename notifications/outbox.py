@@ -1,11 +1,26 @@
 """The outbox: messages written in the same transaction as the change that caused them.
 
-A row is claimed by exactly one dispatcher (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a
-conditional UPDATE on SQLite), moved to ``sending`` and committed *before* the network
-call. The guarantee is therefore **at most once**: if a process dies between sending and
-marking, its rows stay ``sending`` until their lease ends and are then marked
-``unknown`` for a person to look at, never sent again. Retries happen only after an
-answer that proves nothing was delivered (429, 5xx, a refused connection).
+The life of a row, and what each step promises:
+
+``pending`` → ``claimed``
+    A dispatcher takes a batch (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a conditional
+    UPDATE on SQLite, which ignores ``FOR UPDATE``) and commits. The row is now one
+    worker's; nothing has been sent. If that worker dies, the lease runs out and
+    :func:`expire_leases` puts the row back to ``pending``: it was never sent, so sending
+    it later cannot double it.
+``claimed`` → ``sending``
+    :func:`mark_sending` commits, *then* the network call is made. The UPDATE names the
+    worker and requires ``claimed``, so a worker that lost its claim sends nothing.
+``sending`` → ``sent`` / ``failed`` / ``stopped`` / ``pending`` (retry) / ``unknown``
+    The channel's answer decides. A retry happens only after an answer that proves
+    nothing was delivered (a 429, a 5xx, a refused connection). A read timeout after the
+    request went out proves nothing either way: the row becomes ``unknown``.
+    If the worker dies mid-send, the lease runs out and the row becomes ``unknown`` too.
+
+So the guarantee is **at most once**: a row is never sent twice, whatever crashes or times
+out; a row that may have been lost is marked ``unknown`` (never silently dropped) for a
+person to look at. Only rows caught mid-send can end there - at most the few sends in
+flight when a worker dies, never the ones it had merely claimed.
 """
 
 from __future__ import annotations
@@ -18,18 +33,22 @@ from sqlalchemy import Index, and_, or_, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from intake.columns import json_column, utc_column, utcnow
+from intake.contacts import Contact
 
 
 class OutboxStatus(StrEnum):
     """The life of one outbound message."""
 
     PENDING = "pending"
+    #: Taken by one dispatcher, not sent yet (back to pending if the dispatcher dies).
+    CLAIMED = "claimed"
+    #: The network call is being made.
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
     #: The recipient blocked us (Telegram 403): nothing more is sent to them.
     STOPPED = "stopped"
-    #: The sender died mid-send: it may or may not have arrived; never retried.
+    #: It may or may not have arrived (a timeout or a crash mid-send); never retried.
     UNKNOWN = "unknown"
 
 
@@ -107,17 +126,18 @@ def claim(
     lease: timedelta,
     use_skip_locked: bool,
 ) -> list[OutboxMessage]:
-    """Take up to ``limit`` due messages for ``worker`` and mark them ``sending``.
+    """Take up to ``limit`` due messages for ``worker``, most urgent first, as ``claimed``.
 
-    The caller commits right after, before any send: that commit is what makes a row
-    belong to one worker only.
+    Rows for a contact who blocked the channel are marked ``stopped`` instead. The caller
+    commits right after, before any send: that commit makes a row one worker's.
     """
     due = (
-        select(OutboxMessage.id)
+        select(OutboxMessage.id, col(Contact.stopped_at))
+        .outerjoin(Contact, col(Contact.id) == col(OutboxMessage.contact_id))
         .where(
-            OutboxMessage.channel == channel,
-            OutboxMessage.status == OutboxStatus.PENDING,
-            OutboxMessage.next_attempt_at <= now,
+            col(OutboxMessage.channel) == channel,
+            col(OutboxMessage.status) == OutboxStatus.PENDING,
+            col(OutboxMessage.next_attempt_at) <= now,
         )
         .order_by(
             col(OutboxMessage.priority), col(OutboxMessage.next_attempt_at), col(OutboxMessage.id)
@@ -125,41 +145,155 @@ def claim(
         .limit(limit)
     )
     if use_skip_locked:
-        due = due.with_for_update(skip_locked=True)
-    ids = list(session.exec(due))
+        due = due.with_for_update(skip_locked=True, of=OutboxMessage)
+    found = [(int(row_id), stopped) for row_id, stopped in session.exec(due) if row_id]
+    ids = [row_id for row_id, stopped in found if stopped is None]
+    blocked = [row_id for row_id, stopped in found if stopped is not None]
+    if blocked:
+        _set(
+            session,
+            blocked,
+            OutboxStatus.PENDING,
+            status=OutboxStatus.STOPPED,
+            last_error="recipient had stopped the channel",
+        )
     if not ids:
         return []
     # The status condition makes this safe on SQLite too, where FOR UPDATE is ignored.
-    session.execute(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id).in_(ids), OutboxMessage.status == OutboxStatus.PENDING)
-        .values(status=OutboxStatus.SENDING, claimed_by=worker, lease_until=now + lease)
-    )
+    claimed = {"status": OutboxStatus.CLAIMED, "claimed_by": worker, "lease_until": now + lease}
+    _set(session, ids, OutboxStatus.PENDING, **claimed)
     query = (
         select(OutboxMessage)
         .where(
             col(OutboxMessage.id).in_(ids),
-            OutboxMessage.claimed_by == worker,
-            OutboxMessage.status == OutboxStatus.SENDING,
+            col(OutboxMessage.claimed_by) == worker,
+            col(OutboxMessage.status) == OutboxStatus.CLAIMED,
         )
         .order_by(col(OutboxMessage.priority), col(OutboxMessage.id))
     )
     return list(session.exec(query))
 
 
-def expire_leases(session: Session, *, now: datetime) -> int:
-    """Rows left ``sending`` past their lease become ``unknown``; returns how many."""
+def mark_sending(
+    session: Session, *, row_id: int | None, worker: str, now: datetime, lease: timedelta
+) -> bool:
+    """Move one of ``worker``'s claimed rows to ``sending``; ``False`` if it is not theirs.
+
+    Commit before the network call: from then on the row is never sent again.
+    """
     result = session.execute(
         update(OutboxMessage)
         .where(
-            OutboxMessage.status == OutboxStatus.SENDING,
-            or_(
-                col(OutboxMessage.lease_until).is_(None), and_(col(OutboxMessage.lease_until) < now)
-            ),
+            col(OutboxMessage.id) == row_id,
+            col(OutboxMessage.claimed_by) == worker,
+            col(OutboxMessage.status) == OutboxStatus.CLAIMED,
         )
-        .values(status=OutboxStatus.UNKNOWN, last_error="sender stopped mid-send; not retried")
+        .values(status=OutboxStatus.SENDING, lease_until=now + lease)
+    )
+    return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
+
+
+def release(session: Session, *, ids: list[int], worker: str) -> int:
+    """Give ``worker``'s claimed (unsent) rows back to ``pending``; returns how many."""
+    if not ids:
+        return 0
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id).in_(ids),
+            col(OutboxMessage.claimed_by) == worker,
+            col(OutboxMessage.status) == OutboxStatus.CLAIMED,
+        )
+        .values(status=OutboxStatus.PENDING, claimed_by=None, lease_until=None)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def hold_recipient(
+    session: Session,
+    *,
+    channel: str,
+    recipient: str,
+    after_id: int | None,
+    until: datetime,
+    worker: str,
+) -> None:
+    """Keep a recipient's later rows behind one that must be retried (their order holds)."""
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.channel) == channel,
+            col(OutboxMessage.recipient) == recipient,
+            col(OutboxMessage.id) > (after_id or 0),
+            or_(
+                col(OutboxMessage.status) == OutboxStatus.PENDING,
+                and_(
+                    col(OutboxMessage.status) == OutboxStatus.CLAIMED,
+                    col(OutboxMessage.claimed_by) == worker,
+                ),
+            ),
+        )
+        .values(status=OutboxStatus.PENDING, claimed_by=None, lease_until=None)
+    )
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.channel) == channel,
+            col(OutboxMessage.recipient) == recipient,
+            col(OutboxMessage.id) > (after_id or 0),
+            col(OutboxMessage.status) == OutboxStatus.PENDING,
+            col(OutboxMessage.next_attempt_at) < until,
+        )
+        .values(next_attempt_at=until)
+    )
+
+
+def stop_recipient(
+    session: Session, *, channel: str, recipient: str, now: datetime, reason: str
+) -> int:
+    """The recipient blocked us: mark their contact stopped and drop their waiting rows.
+
+    Returns how many waiting rows were stopped. A claimed row of another worker is
+    stopped too; that worker's :func:`mark_sending` then fails and it sends nothing.
+    """
+    session.execute(
+        update(Contact)
+        .where(
+            col(Contact.channel) == channel,
+            col(Contact.external_id) == recipient,
+            col(Contact.stopped_at).is_(None),
+        )
+        .values(stopped_at=now)
+    )
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.channel) == channel,
+            col(OutboxMessage.recipient) == recipient,
+            col(OutboxMessage.status).in_([OutboxStatus.PENDING, OutboxStatus.CLAIMED]),
+        )
+        .values(status=OutboxStatus.STOPPED, last_error=reason[:500], lease_until=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def expire_leases(session: Session, *, now: datetime) -> int:
+    """Rows whose worker vanished: ``claimed`` back to ``pending``, ``sending`` to ``unknown``.
+
+    Returns how many rows changed.
+    """
+    expired = or_(col(OutboxMessage.lease_until).is_(None), col(OutboxMessage.lease_until) < now)
+    unsent = session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.status) == OutboxStatus.CLAIMED, expired)
+        .values(status=OutboxStatus.PENDING, claimed_by=None, lease_until=None)
+    )
+    lost = session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.status) == OutboxStatus.SENDING, expired)
+        .values(status=OutboxStatus.UNKNOWN, last_error="sender stopped mid-send; not retried")
+    )
+    return int(unsent.rowcount or 0) + int(lost.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def pending_count(session: Session, channel: str | None = None) -> int:
@@ -168,3 +302,11 @@ def pending_count(session: Session, channel: str | None = None) -> int:
     if channel is not None:
         query = query.where(OutboxMessage.channel == channel)
     return len(list(session.exec(query)))
+
+
+def _set(session: Session, ids: list[int], current: OutboxStatus, **values: Any) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == current)
+        .values(**values)
+    )

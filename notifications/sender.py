@@ -2,12 +2,18 @@
 
 ``notifications`` never imports ``bot``: channel adapters in ``bot.channels`` implement
 :class:`Sender`, and the composition root hands them to the dispatcher.
+
+The outcome tells the dispatcher whether the message may be sent again. Only
+:class:`RetryLater` allows that, and an adapter returns it only when it *knows* nothing was
+delivered (a 429, a 5xx answer, a refused connection). When it cannot know - a read
+timeout after the request went out - it returns :class:`Uncertain`, and the row is never
+sent again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -21,7 +27,8 @@ class Delivered:
 class RetryLater:
     """Nothing was delivered; try again no sooner than ``after`` seconds.
 
-    ``flood`` marks a channel-wide limit (Telegram's 429): every send on the channel waits.
+    ``flood`` marks a channel-wide limit (Telegram's 429): every send on the channel waits,
+    and the attempt does not count against the row's retry cap (the channel said when).
     """
 
     reason: str
@@ -43,7 +50,17 @@ class Failed:
     reason: str
 
 
-Outcome = Delivered | RetryLater | Stopped | Failed
+@dataclass(frozen=True)
+class Uncertain:
+    """The request went out but no answer came back: it may have been delivered.
+
+    Never retried (a retry could deliver it twice); the row is marked ``unknown``.
+    """
+
+    reason: str
+
+
+Outcome = Delivered | RetryLater | Stopped | Failed | Uncertain
 
 
 class Sender(Protocol):
@@ -53,4 +70,24 @@ class Sender(Protocol):
 
     async def send(self, recipient: str, payload: dict[str, Any]) -> Outcome:
         """Deliver ``payload`` (``{"text": ..., "buttons": [...]}``) to ``recipient``."""
+        ...
+
+
+@runtime_checkable
+class MultipartSender(Protocol):
+    """A sender whose payload may need several channel messages (a text over 4,096 chars).
+
+    The dispatcher asks :meth:`parts`, then calls ``send`` once per part with
+    ``payload["part"]`` set, pacing each one and remembering how many went, so a retry
+    resumes after the last delivered part and never repeats one.
+    """
+
+    channel: str
+
+    def parts(self, payload: dict[str, Any]) -> int:
+        """How many channel messages ``payload`` needs (at least 1)."""
+        ...
+
+    async def send(self, recipient: str, payload: dict[str, Any]) -> Outcome:
+        """Deliver part ``payload["part"]`` (or the whole payload when it has one part)."""
         ...

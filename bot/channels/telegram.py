@@ -1,0 +1,350 @@
+"""The Telegram channel: python-telegram-bot 22 under FastAPI, or long polling for development.
+
+**Webhook** (production): Telegram posts each update to ``HOTLINE_TELEGRAM_WEBHOOK_PATH``
+(``/channels/telegram``) with the ``X-Telegram-Bot-Api-Secret-Token`` header that
+``hotline telegram set-webhook`` registered. The route
+
+1. refuses a missing or wrong secret with 403 (compared in constant time; the bot token
+   never appears in a URL), an oversized body with 413, a malformed one with 400 - logged
+   by size only, never by content (updates carry ID and phone numbers);
+2. parses the body with ``Update.de_json`` and hands it to :meth:`TelegramChannel.handle`,
+   which stores *and answers* it in one transaction (:meth:`Conversations.receive`): the
+   replies are written to the outbox in that same transaction;
+3. answers 200 - only ever for an update that is stored with its answer. A redelivered
+   update (same ``update_id``; for a button, the same pressed message) changes nothing.
+
+Answering before the 200 is a choice: the work is one short transaction (milliseconds),
+while storing first and answering in the background would need a second durability path
+and would let a reply overtake the one before it. Telegram holds at most
+``max_connections`` requests open, so a slow database slows Telegram down instead of
+piling up work in memory. The conversation service serialises one chat's updates (a
+per-chat lock, then the contact's row lock on PostgreSQL) and takes them in ``update_id``
+order; different chats run concurrently in the thread pool.
+
+**Polling** (``hotline serve --telegram-polling``): ``getUpdates`` long polls feed the same
+:meth:`handle`. The offset moves past an update only once it is stored and answered, so a
+crash re-reads the batch and the redelivery is a no-op.
+
+**Outbound** goes through the outbox dispatcher with :class:`TelegramSender` (see
+:mod:`bot.channels.telegram_sender` for what each error means).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dtm
+import hmac
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlmodel import col, update
+from starlette.concurrency import run_in_threadpool
+from telegram import BotCommand, Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder
+
+from bot.channels.telegram_sender import CHANNEL, TelegramSender
+from bot.channels.telegram_updates import ALLOWED_UPDATES, Decoded, Ignored, Membership, decode
+from bot.config import Settings
+from bot.conversation import Conversations
+from intake.contacts import Contact, find_contact
+from intake.db import Database
+from locales import normalize_locale, translate
+from notifications.outbox import Priority, enqueue, stop_recipient
+from notifications.ratelimit import Limits
+
+__all__ = [
+    "CHANNEL",
+    "MENU_COMMANDS",
+    "TelegramChannel",
+    "build_application",
+    "is_group_chat",
+    "limits_from",
+    "publish_commands",
+]
+log = logging.getLogger(__name__)
+SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+#: The commands shown in Telegram's menu, with their descriptions' message ids.
+MENU_COMMANDS = (
+    ("start", "telegram.command.start"),
+    ("help", "telegram.command.help"),
+    ("status", "telegram.command.status"),
+    ("language", "telegram.command.language"),
+    ("cancel", "telegram.command.cancel"),
+)
+
+
+def build_application(token: str, api_url: str, file_url: str) -> AnyApplication:
+    """A PTB ``Application`` without an ``Updater``: we run the webhook server ourselves."""
+    return (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(api_url)
+        .base_file_url(file_url)
+        .updater(None)
+        .connection_pool_size(64)
+        .connect_timeout(5)
+        .read_timeout(10)
+        .write_timeout(10)
+        .pool_timeout(3)
+        .build()
+    )
+
+
+class TelegramChannel:
+    """Inbound (webhook route or polling loop) and outbound (the sender) for one bot."""
+
+    def __init__(
+        self,
+        conversations: Conversations,
+        application: AnyApplication,
+        *,
+        secret: str,
+        webhook_path: str = "/channels/telegram",
+        max_body_bytes: int = 1024 * 1024,
+        poll_timeout: int = 25,
+    ) -> None:
+        self.conversations = conversations
+        self.db: Database = conversations.db
+        self.application = application
+        self.bot = application.bot
+        self.sender = TelegramSender(self.bot)
+        self.secret = secret
+        self.webhook_path = webhook_path
+        self.max_body_bytes = max_body_bytes
+        self.poll_timeout = poll_timeout
+        #: Called (on the event loop) when replies were queued: the dispatcher's wake-up.
+        self.wake: Callable[[], None] = lambda: None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._poller: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, conversations: Conversations) -> TelegramChannel:
+        """The channel as configured by ``HOTLINE_TELEGRAM_*``."""
+        if not settings.telegram_token:
+            raise ValueError("HOTLINE_TELEGRAM_TOKEN is not set")
+        application = build_application(
+            settings.telegram_token, settings.telegram_api_url, settings.telegram_file_url
+        )
+        return cls(
+            conversations,
+            application,
+            secret=settings.resolved_secret("telegram_secret_token"),
+            webhook_path=settings.telegram_webhook_path,
+            max_body_bytes=settings.telegram_max_body_bytes,
+            poll_timeout=settings.telegram_poll_timeout,
+        )
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def start(self, *, polling: bool = False) -> None:
+        """Initialise the bot (``getMe``); with ``polling``, start the getUpdates loop."""
+        try:
+            await self.application.initialize()
+        except TelegramError as error:  # the web service must come up even if Telegram is not
+            name = type(error).__name__  # never the message: InvalidToken's holds the token
+            log.warning("Telegram unreachable at start (%s); sends will retry", name)
+        if polling:
+            self._stop.clear()
+            self._poller = asyncio.create_task(self.poll_forever(self._stop))
+
+    async def stop(self) -> None:
+        """Stop taking updates: end polling, finish the callback answers under way."""
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+
+    async def close(self) -> None:
+        """Release the HTTP clients (after the dispatcher stopped sending)."""
+        await self.application.shutdown()  # a no-op if initialize failed
+        await self.bot.shutdown()  # releases the HTTP clients in that case
+
+    # ----------------------------------------------------------------- inbound
+
+    def router(self) -> APIRouter:
+        """The webhook route."""
+        api = APIRouter()
+
+        @api.post(self.webhook_path, tags=["channels"], include_in_schema=False)
+        async def telegram_webhook(request: Request) -> Response:
+            given = request.headers.get(SECRET_HEADER, "")
+            if not hmac.compare_digest(given.encode(), self.secret.encode()):
+                return Response(status_code=403)
+            body = await _read_limited(request, self.max_body_bytes)
+            if body is None:
+                log.warning("telegram webhook: body over %d bytes refused", self.max_body_bytes)
+                return Response(status_code=413)
+            parsed = _parse(body, self.bot)
+            if parsed is None:
+                log.warning("telegram webhook: malformed update (%d bytes) refused", len(body))
+                return Response(status_code=400)
+            await self.handle(parsed)
+            return Response(status_code=200)
+
+        return api
+
+    async def handle(self, update: Update) -> None:
+        """Store and answer one update (both modes); raises if it could not be stored."""
+        decoded = decode(update)
+        if isinstance(decoded, Ignored):
+            log.debug("telegram update %s ignored: %s", update.update_id, decoded.reason)
+            return
+        if isinstance(decoded, Membership):
+            await run_in_threadpool(self._membership, decoded)
+            return
+        sender = decoded.incoming.sender
+        await run_in_threadpool(self._resume_contact, sender)
+        outcome = await run_in_threadpool(self.conversations.receive, decoded.incoming)
+        if decoded.callback_id is not None:
+            self._spawn(self._answer_callback(decoded, again=outcome.duplicate))
+        if outcome.duplicate:
+            return
+        if decoded.mark is not None:
+            await run_in_threadpool(self._enqueue_mark, sender, decoded.mark)
+        self.wake()
+
+    async def handle_in_order(self, updates: Sequence[Update]) -> None:
+        """Handle a batch: one chat's updates in order, different chats concurrently."""
+        by_chat: dict[int, list[Update]] = defaultdict(list)
+        for item in sorted(updates, key=lambda u: u.update_id):
+            chat = item.effective_chat
+            by_chat[chat.id if chat else -item.update_id].append(item)
+
+        async def one_chat(items: list[Update]) -> None:
+            for item in items:
+                await self.handle(item)
+
+        await asyncio.gather(*(one_chat(items) for items in by_chat.values()))
+
+    async def poll_forever(self, stop: asyncio.Event) -> None:
+        """Long-poll getUpdates until ``stop``; the offset moves only past stored updates."""
+        with contextlib.suppress(TelegramError):
+            await self.bot.delete_webhook(drop_pending_updates=False)
+            await publish_commands(self.bot)
+        offset: int | None = None
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset,
+                    timeout=dtm.timedelta(seconds=self.poll_timeout),
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+                await self.handle_in_order(updates)
+            except Exception as error:
+                trace = not isinstance(error, TelegramError)  # a bug, not Telegram being away
+                log.warning("telegram polling: %s; retrying", type(error).__name__, exc_info=trace)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = 1.0
+            if updates:
+                offset = updates[-1].update_id + 1
+
+    # ----------------------------------------------------------------- database steps
+
+    def _resume_contact(self, chat: str) -> None:
+        """A person who had blocked the bot writes again: they can be reached again."""
+        with self.db.read() as db:
+            contact = find_contact(db, CHANNEL, chat)
+        if contact is None or contact.stopped_at is None:
+            return
+        with self.db.write() as db:
+            db.execute(update(Contact).where(col(Contact.id) == contact.id).values(stopped_at=None))
+
+    def _membership(self, change: Membership) -> None:
+        if change.blocked:
+            now = self.conversations.clock()
+            with self.db.write() as db:
+                stop_recipient(
+                    db, channel=CHANNEL, recipient=change.chat, now=now, reason="blocked the bot"
+                )
+        else:
+            self._resume_contact(change.chat)
+
+    def _enqueue_mark(self, chat: str, mark: dict[str, Any]) -> None:
+        with self.db.write() as db:
+            contact = find_contact(db, CHANNEL, chat)
+            enqueue(
+                db,
+                channel=CHANNEL,
+                recipient=chat,
+                contact_id=contact.id if contact else None,
+                payload=mark,
+                priority=Priority.INTERACTIVE,
+                now=self.conversations.clock(),
+            )
+
+    # ----------------------------------------------------------------- callback answers
+
+    async def _answer_callback(self, decoded: Decoded, *, again: bool) -> None:
+        """Stop the button's spinner; a second tap is told it was already answered."""
+        assert decoded.callback_id is not None
+        text = None
+        if again:
+            text = translate(normalize_locale(decoded.incoming.language), "telegram.tapped_twice")
+        try:
+            await self.bot.answer_callback_query(decoded.callback_id, text=text)
+        except TelegramError as error:  # too old, or answered already: nothing to undo
+            log.info("answerCallbackQuery failed: %s", type(error).__name__)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def limits_from(settings: Settings) -> Limits:
+    """The outbound limits configured by ``HOTLINE_TELEGRAM_*``."""
+    return Limits(
+        per_second=settings.telegram_messages_per_second,
+        per_recipient_interval=settings.telegram_per_chat_interval,
+        per_recipient_burst=settings.telegram_per_chat_burst,
+    )
+
+
+def is_group_chat(recipient: str) -> bool:
+    """Telegram's group and channel chats have negative ids."""
+    return recipient.startswith("-")
+
+
+async def publish_commands(bot: Any) -> None:
+    """Show the commands in Telegram's menu: in Chinese by default, in English for ``en``."""
+    for locale, language_code in (("zh_CN", None), ("en", "en")):
+        commands = [BotCommand(name, translate(locale, msgid)) for name, msgid in MENU_COMMANDS]
+        await bot.set_my_commands(commands, language_code=language_code)
+
+
+def _parse(body: bytes, bot: Any) -> Update | None:
+    try:
+        data = json.loads(body)
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            return None
+        return Update.de_json(data, bot)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            return None
+    return bytes(body)

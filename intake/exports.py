@@ -1,0 +1,352 @@
+"""Exports in the shapes cadres already keep, always limited to the user's scope.
+
+* the roster (花名册) and the measures ledger (帮扶措施台账) of seed 001 附件1/2 as XLSX,
+  columns in the attachments' order, one row per enrolled household;
+* the household screening form (入户排查表) of seed 002 as XLSX, one row per household
+  waiting for its home visit, pre-filled with what the application already says;
+* the public-notice list (公示名单) as rows for a printable page and as a PDF. It leaves out
+  ID numbers, phone numbers, bank and health details: only village, head's name, household
+  size and the notice period are public.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from sqlmodel import Session, col, select
+
+from intake.applications import Application
+from intake.crypto import FieldCipher
+from intake.households import Household
+from intake.policy import Policy
+from intake.procedure import Enrollment
+from intake.queue import ItemKind, ItemStatus, QueueItem
+from intake.users import Scope
+from intake.workdays import SHANGHAI
+
+__all__ = [
+    "MEASURES_COLUMNS",
+    "NOTICE_COLUMNS",
+    "ROSTER_COLUMNS",
+    "SCREENING_COLUMNS",
+    "NoticeRow",
+    "measures_xlsx",
+    "notice_pdf",
+    "notice_rows",
+    "roster_xlsx",
+    "screening_xlsx",
+]
+
+#: Seed 001 附件1 石泉县返贫风险对象花名册, in the attachment's column order.
+ROSTER_COLUMNS = (
+    "序号", "镇", "村", "户主姓名", "户主证件号码", "家庭人口", "脱贫年度", "返贫风险类型",
+    "详细原因", "包抓干部",
+)  # fmt: skip
+#: Seed 001 附件2 石泉县返贫风险对象帮扶措施台账, in the attachment's column order.
+MEASURES_COLUMNS = (
+    "序号", "镇", "村", "户主姓名", "户主证件号码", "家庭人口", "脱贫年度", "返贫风险类型",
+    "制定的帮扶措施", "完成时限",
+)  # fmt: skip
+#: Seed 002 附件 2022年防止返贫监测帮扶第二轮入户排查表, field by field.
+SCREENING_COLUMNS = (
+    "排查人（签字）", "排查时间", "户主姓名", "人口数", "联系方式（电话/微信）",
+    "脱贫户", "未消除风险监测户", "已消除风险监测户", "档外农户",
+    "受疫情灾情影响较大，特别是收入下降明显的农户",
+    "务工不稳定，特别是有外地务工返乡、新增劳动力和当地就业不稳定成员的农户",
+    "新识别和新申请低保，特别是收入较低、家庭负担较重的农户",
+    "新增加的因病、因残、因学等刚性支出较大或收入大幅缩减导致基本生活出现严重困难的农户",
+    "省防返贫监测与帮扶管理平台综合比对反馈预警信息中问题相对突出，但没有纳入监测对象的农户",
+    "其它特殊困难农户（简要说明）", "排查出的风险问题", "拟采取的帮助措施（有问题则必填）",
+    "是否有小额信贷需求", "户主（签字）",
+)  # fmt: skip
+#: The public notice: nothing that identifies beyond the name, nothing about health.
+NOTICE_COLUMNS = ("序号", "乡镇", "村", "户主姓名", "家庭人口", "公示开始", "公示结束")
+
+NOT_POOR = "非贫困户"  # seed 001 附件 备注1
+TICK = "√"
+_STRESS = frozenset({"medical", "education", "rigid_expense_exceeds_income"})
+
+
+def _places(policies: dict[str, Policy]) -> dict[str, tuple[str, str]]:
+    """village code -> (township name, village name)."""
+    return {v.code: (t.name, v.name) for p in policies.values() for t, v in p.villages()}
+
+
+def _risk_names(codes: str, policies: dict[str, Policy]) -> str:
+    names = []
+    for code in filter(None, codes.split(",")):
+        policy = next((p for p in policies.values() if p.risk_type(code)), None)
+        names.append(policy.risk_type_name(code) if policy else code)
+    return "、".join(names)
+
+
+def _in_scope(scope: Scope, village: str | None, other: Any) -> Any:
+    """``select(QueueItem, other)`` of the applications in scope (and in ``village``)."""
+    query = select(QueueItem, other).where(scope.where(), QueueItem.kind == ItemKind.APPLICATION)
+    if village:
+        query = query.where(QueueItem.village_code == village)
+    return query
+
+
+def _enrolled(
+    session: Session, scope: Scope, village: str | None
+) -> list[tuple[QueueItem, Enrollment, Household | None]]:
+    query = (
+        _in_scope(scope, village, Enrollment)
+        .where(QueueItem.status == ItemStatus.ENROLLED)
+        .join(Enrollment, col(Enrollment.queue_item_id) == QueueItem.id)
+        .order_by(col(QueueItem.village_code), col(QueueItem.id))
+    )
+    rows = []
+    for item, enrollment in session.exec(query):
+        household = (
+            session.get(Household, enrollment.household_id) if enrollment.household_id else None
+        )
+        rows.append((item, enrollment, household))
+    return rows
+
+
+def _household_cells(
+    number: int,
+    item: QueueItem,
+    household: Household | None,
+    cipher: FieldCipher,
+    places: dict[str, tuple[str, str]],
+) -> list[Any]:
+    township, village = places.get(item.village_code or "", (item.township_code, ""))
+    exit_year = household.poverty_exit_year if household else None
+    return [
+        number,
+        township,
+        village,
+        household.head_name if household else "",
+        cipher.decrypt(household.id_cipher) if household else "",
+        household.size if household and household.size else "",
+        exit_year if exit_year else NOT_POOR,
+    ]
+
+
+def roster_rows(
+    session: Session,
+    scope: Scope,
+    cipher: FieldCipher,
+    policies: dict[str, Policy],
+    village: str | None = None,
+) -> list[list[Any]]:
+    """The roster's rows (序号 … 包抓干部) for the enrolled households in scope."""
+    places = _places(policies)
+    return [
+        [
+            *_household_cells(n, item, household, cipher, places),
+            _risk_names(enrollment.risk_codes, policies),
+            enrollment.reason_detail or "",
+            enrollment.helper_name,
+        ]
+        for n, (item, enrollment, household) in enumerate(_enrolled(session, scope, village), 1)
+    ]
+
+
+def measures_rows(
+    session: Session,
+    scope: Scope,
+    cipher: FieldCipher,
+    policies: dict[str, Policy],
+    village: str | None = None,
+) -> list[list[Any]]:
+    """The measures ledger's rows (序号 … 完成时限) for the enrolled households in scope."""
+    places = _places(policies)
+    return [
+        [
+            *_household_cells(n, item, household, cipher, places),
+            _risk_names(enrollment.risk_codes, policies),
+            enrollment.measures or "",
+            enrollment.measures_due.isoformat() if enrollment.measures_due else "",
+        ]
+        for n, (item, enrollment, household) in enumerate(_enrolled(session, scope, village), 1)
+    ]
+
+
+def _size(household: Household | None) -> int | str:
+    return household.size if household and household.size else ""
+
+
+def _category_ticks(household: Household | None) -> list[str]:
+    category = household.category if household else "general"
+    lifted = bool(household and household.poverty_exit_year) or category == "lifted"
+    return [
+        TICK if lifted else "",
+        TICK if category == "monitored" else "",
+        TICK if category == "monitored_cleared" else "",
+        TICK if category == "general" and not lifted else "",
+    ]
+
+
+def _group_ticks(assessment: dict[str, Any]) -> list[str]:
+    met = set(assessment.get("criteria_met", []))
+    other = met - _STRESS - {"disaster", "unemployment", "income_below_line"}
+    names = "、".join(rt.get("name", "") for rt in assessment.get("risk_types", []))
+    return [
+        TICK if "disaster" in met else "",
+        TICK if "unemployment" in met else "",
+        "",  # new subsistence-allowance applicants: not asked by the bot
+        TICK if met & _STRESS else "",
+        "",  # flagged by the provincial platform: not known here
+        f"{TICK} {names}" if other else "",
+    ]
+
+
+def screening_rows(
+    session: Session, scope: Scope, cipher: FieldCipher, village: str | None = None
+) -> list[list[Any]]:
+    """One pre-filled screening form row per household awaiting its home visit."""
+    query = (
+        _in_scope(scope, village, Application)
+        .where(col(QueueItem.status).in_([ItemStatus.SUBMITTED, ItemStatus.VILLAGE_REVIEW]))
+        .join(Application, col(Application.queue_item_id) == QueueItem.id)
+        .order_by(col(QueueItem.village_code), col(QueueItem.id))
+    )
+    rows = []
+    for _item, application in session.exec(query):
+        household = (
+            session.get(Household, application.household_id) if application.household_id else None
+        )
+        assessment = application.assessment or {}
+        found = [e["text_zh"] for e in assessment.get("explanations", []) if e.get("kind") == "met"]
+        phone = (
+            cipher.decrypt(household.phone_cipher) if household and household.phone_cipher else ""
+        )
+        rows.append(
+            [
+                "", "", application.head_name or "", _size(household),
+                phone, *_category_ticks(household), *_group_ticks(assessment),
+                "；".join(found) or "无", "", "", "",
+            ]
+        )  # fmt: skip
+    return rows
+
+
+def _xlsx(title: str, unit: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = title[:31]
+    sheet.append([title])
+    sheet.append([f"单位：{unit}"])
+    sheet.append(list(columns))
+    for cell in sheet[3]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    sheet["A1"].font = Font(bold=True, size=14)
+    for row in rows:
+        sheet.append(list(row))
+    sheet.freeze_panes = "A4"
+    for index, name in enumerate(columns, 1):
+        letter = sheet.cell(row=3, column=index).column_letter
+        sheet.column_dimensions[letter].width = max(8, min(30, len(name) * 2 + 2))
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _month(now: datetime) -> str:
+    local = now.astimezone(SHANGHAI)
+    return f"{local.year}年{local.month}月"
+
+
+def roster_xlsx(rows: list[list[Any]], unit: str, now: datetime) -> bytes:
+    """The roster workbook: title, unit line, the seed's header, the rows."""
+    return _xlsx(f"返贫风险对象花名册（{_month(now)}）", unit, ROSTER_COLUMNS, rows)
+
+
+def measures_xlsx(rows: list[list[Any]], unit: str, now: datetime) -> bytes:
+    """The measures ledger workbook, laid out like the roster."""
+    return _xlsx(f"返贫风险对象帮扶措施台账（{_month(now)}）", unit, MEASURES_COLUMNS, rows)
+
+
+def screening_xlsx(rows: list[list[Any]], unit: str, now: datetime) -> bytes:
+    """The screening forms, one household per row."""
+    return _xlsx(f"防止返贫监测帮扶入户排查表（{_month(now)}）", unit, SCREENING_COLUMNS, rows)
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    """One household on the public notice: nothing private."""
+
+    number: int
+    township: str
+    village: str
+    head_name: str
+    size: int | None
+    starts: date
+    ends: date
+
+
+def notice_rows(
+    session: Session, scope: Scope, policies: dict[str, Policy], village: str | None = None
+) -> list[NoticeRow]:
+    """The households now on public notice in scope."""
+    places = _places(policies)
+    query = (
+        _in_scope(scope, village, Application)
+        .where(QueueItem.status == ItemStatus.PUBLIC_NOTICE)
+        .join(Application, col(Application.queue_item_id) == QueueItem.id)
+        .order_by(col(QueueItem.village_code), col(QueueItem.id))
+    )
+    rows = []
+    for number, (item, application) in enumerate(session.exec(query), 1):
+        policy = next((p for p in policies.values() if p.region.code == item.region_code), None)
+        days = policy.time_limits.public_notice_days if policy else 7
+        ends = item.due_at.astimezone(SHANGHAI).date() if item.due_at else date.today()
+        household = (
+            session.get(Household, application.household_id) if application.household_id else None
+        )
+        township, village_name = places.get(item.village_code or "", (item.township_code, ""))
+        rows.append(
+            NoticeRow(
+                number, township, village_name, application.head_name or "",
+                household.size if household else None, ends - timedelta(days=days), ends,
+            )
+        )  # fmt: skip
+    return rows
+
+
+def notice_pdf(rows: list[NoticeRow], title: str, footer: str) -> bytes:
+    """The public notice as an A4 PDF (CJK text in the viewer's STSong font)."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    heading = ParagraphStyle("h", fontName="STSong-Light", fontSize=16, leading=22, alignment=1)
+    body = ParagraphStyle("b", fontName="STSong-Light", fontSize=10.5, leading=16)
+    data: list[list[Any]] = [list(NOTICE_COLUMNS)]
+    for row in rows:
+        data.append(
+            [row.number, row.township, row.village, row.head_name, row.size or "",
+             row.starts.isoformat(), row.ends.isoformat()]
+        )  # fmt: skip
+    table = Table(data, repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), "STSong-Light", 10.5),
+                ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ]
+        )
+    )
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(buffer, pagesize=A4, title=title)
+    document.build(
+        [Paragraph(title, heading), Spacer(1, 12), table, Spacer(1, 12), Paragraph(footer, body)]
+    )
+    return buffer.getvalue()

@@ -1,0 +1,232 @@
+"""The cadre pages: login, the queue, an item, its actions and the logged reveal.
+
+Every route but the login page takes the logged-in :class:`~intake.web.auth.Viewer`
+first; every POST checks the CSRF token; every item route checks the item against the
+viewer's scope and answers 404 for an item outside it, so nothing leaks, not even that
+the item exists.
+"""
+
+# No ``from __future__ import annotations``: FastAPI must see the local Annotated aliases.
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
+
+from intake import audit
+from intake.notices import notice_sink
+from intake.procedure import ProcedureError, apply
+from intake.queue import ItemKind, ItemStatus, QueueItem
+from intake.users import User, authenticate
+from intake.web import auth
+from intake.web.auth import Viewer
+from intake.web.deps import WebDeps
+from intake.web.item_view import load_item_view, reveal_value
+from intake.web.labels import ERROR
+from intake.web.queue_view import Filters, queue_page
+from intake.web.render import page, translator
+
+_ERROR_STATUS = {"forbidden": 403, "out_of_scope": 404, "illegal": 409, "notice_running": 409}
+_FACTS = ("home_visit", "consent_confirmed", "meeting_result", "helper", "measures")
+_FACTS_MORE = ("measures_due", "reason_detail", "merge_into")
+
+
+def build_router(deps: WebDeps) -> APIRouter:
+    """The cadre pages' routes under ``/cadre``."""
+    router = APIRouter(prefix="/cadre", tags=["cadre"])
+
+    def current(request: Request) -> Viewer:
+        return auth.viewer(request, deps)
+
+    Current = Annotated[Viewer, Depends(current)]
+
+    @router.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request) -> Response:
+        session = auth.anonymous_session(request, deps)
+        response = page(request, "login.html", "zh_CN", {"csrf": session.csrf, "error": None})
+        auth.write_session(response, deps, session)
+        return response
+
+    @router.post("/login")
+    async def login(request: Request) -> Response:
+        return await _login(request, deps)
+
+    @router.post("/logout")
+    async def logout(request: Request, viewer: Current) -> Response:
+        await auth.check_csrf(request, viewer.csrf)
+        response = RedirectResponse("/cadre/login", status_code=303)
+        response.delete_cookie(auth.COOKIE, path="/")
+        return response
+
+    @router.get("/", response_class=HTMLResponse)
+    def queue(request: Request, viewer: Current) -> Response:
+        villages = viewer.scope.villages(deps.policies)
+        filters = Filters.parse(request.query_params, {code for code, _ in villages})
+        with deps.db.read() as db:
+            data = queue_page(db, viewer.scope, filters, now=deps.clock(), calendar=deps.calendar)
+        partial = request.headers.get("HX-Request") == "true"
+        context = _queue_context(deps, viewer, data, villages)
+        return page(
+            request, "_queue_rows.html" if partial else "queue.html", viewer.locale, context
+        )
+
+    @router.get("/items/{item_id}", response_class=HTMLResponse)
+    def item_page(request: Request, item_id: int, viewer: Current) -> Response:
+        return _item_response(request, deps, viewer, item_id)
+
+    @router.post("/items/{item_id}/reveal/{what}", response_class=HTMLResponse)
+    async def reveal(request: Request, item_id: int, what: str, viewer: Current) -> Response:
+        await auth.check_csrf(request, viewer.csrf)
+        if what not in ("id", "phone") or not viewer.scope.can_act:
+            raise HTTPException(status_code=404)
+        value = await run_in_threadpool(_reveal, deps, viewer, item_id, what)
+        context = {"value": value or "", "what": what}
+        return page(request, "_revealed.html", viewer.locale, context)
+
+    @router.post("/items/{item_id}/act")
+    async def act(request: Request, item_id: int, viewer: Current) -> Response:
+        await auth.check_csrf(request, viewer.csrf)
+        form = await request.form()
+        return await run_in_threadpool(_act, request, deps, viewer, item_id, form)
+
+    return router
+
+
+async def _login(request: Request, deps: WebDeps) -> Response:
+    session = auth.anonymous_session(request, deps)
+    await auth.check_csrf(request, session.csrf)
+    form = await request.form()
+    username = str(form.get("username") or "")
+    password = str(form.get("password") or "")
+    result = await run_in_threadpool(
+        _authenticate, deps, username, password, auth.client_address(request)
+    )
+    if isinstance(result, User):
+        response = RedirectResponse("/cadre/", status_code=303)
+        auth.write_session(response, deps, auth.new_login_session(result))
+        return response
+    status = 429 if result == "throttled" else 401
+    context = {"csrf": session.csrf, "error": result, "username": username}
+    return page(request, "login.html", "zh_CN", context, status_code=status)
+
+
+def _authenticate(deps: WebDeps, username: str, password: str, client: str) -> User | str:
+    with deps.db.write() as db:
+        return authenticate(
+            db, username, password, client=client, now=deps.clock(), rules=deps.throttle
+        )
+
+
+def _reveal(deps: WebDeps, viewer: Viewer, item_id: int, what: str) -> str | None:
+    """The full value, recorded in the item's timeline as a reveal by this user."""
+    with deps.db.write() as db:
+        item = _scoped_item(db, viewer, item_id)
+        value = reveal_value(db, deps, item, what)
+        assert item.id is not None and viewer.user.id is not None
+        audit.record(
+            db,
+            actor=audit.user_actor(viewer.user.id),
+            action=f"item.{what}_revealed",
+            subject_kind="queue_item",
+            subject_id=item.id,
+            at=deps.clock(),
+        )
+    return value
+
+
+def _scoped_item(db: Session, viewer: Viewer, item_id: int, *, lock: bool = False) -> QueueItem:
+    query = select(QueueItem).where(QueueItem.id == item_id)
+    if lock and db.get_bind().dialect.name != "sqlite":
+        query = query.with_for_update()
+    item = db.exec(query).first()
+    if item is None or not viewer.scope.allows(item):
+        raise HTTPException(status_code=404, detail="no such item")
+    return item
+
+
+def _queue_context(
+    deps: WebDeps, viewer: Viewer, data: Any, villages: list[tuple[str, str]]
+) -> dict[str, Any]:
+    risk_types = [(rt.code, rt.name) for p in deps.policies.values() for rt in p.risk_types]
+    return {
+        "viewer": viewer,
+        "csrf": viewer.csrf,
+        "data": data,
+        "villages": villages,
+        "village_names": dict(villages),
+        "risk_types": list(dict(risk_types).items()),
+        "statuses": [s.value for s in ItemStatus],
+        "kinds": [k.value for k in ItemKind],
+        "now": deps.clock(),
+    }
+
+
+def _item_response(
+    request: Request,
+    deps: WebDeps,
+    viewer: Viewer,
+    item_id: int,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    with deps.db.read() as db:
+        item = _scoped_item(db, viewer, item_id)
+        view = load_item_view(db, deps, viewer, item)
+    context = {
+        "viewer": viewer,
+        "csrf": viewer.csrf,
+        "view": view,
+        "error": error,
+        "now": deps.clock(),
+    }
+    return page(request, "item.html", viewer.locale, context, status_code=status_code)
+
+
+def _facts(form: Any) -> dict[str, Any]:
+    facts: dict[str, Any] = {name: form.get(name) for name in (*_FACTS, *_FACTS_MORE)}
+    facts["risk_codes"] = list(form.getlist("risk_codes"))
+    return facts
+
+
+def _act(request: Request, deps: WebDeps, viewer: Viewer, item_id: int, form: Any) -> Response:
+    assert viewer.user.id is not None
+    try:
+        with deps.db.write() as db:
+            item = _scoped_item(db, viewer, item_id, lock=True)
+            sink = notice_sink(deps.post_notice, deps.policy_of) if deps.post_notice else None
+            apply(
+                db,
+                item,
+                str(form.get("action") or ""),
+                scope=viewer.scope,
+                actor=audit.user_actor(viewer.user.id),
+                policy=deps.policy_of(item),
+                calendar=deps.calendar,
+                now=deps.clock(),
+                reason=str(form.get("reason") or ""),
+                facts=_facts(form),
+                sink=sink,
+            )
+    except ProcedureError as error:
+        status = _ERROR_STATUS.get(error.code, 422)
+        message = error_message(viewer.locale, error)
+        return _item_response(request, deps, viewer, item_id, message, status)
+    return RedirectResponse(f"/cadre/items/{item_id}", status_code=303)
+
+
+def error_message(locale: str, error: ProcedureError) -> str:
+    """The cadre's message for a refused action, with actions and statuses by name."""
+    t = translator(locale)
+    params = dict(error.params)
+    if "action" in params:
+        params["action"] = t.label("action", params["action"])
+    if "status" in params:
+        params["status"] = t.label("status", params["status"])
+    if "allowed" in params:
+        names = [t.label("action", a.strip()) for a in params["allowed"].split(",")]
+        params["allowed"] = "、".join(names)
+    if "fact" in params:
+        params["fact"] = t.label("fact", params["fact"])
+    return str(t(ERROR.get(error.code, ERROR["illegal"]), **params))

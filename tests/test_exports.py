@@ -1,0 +1,152 @@
+"""Exports over real HTTP: the roster and measures ledger in seed 001's column order, the
+screening form of seed 002, and a public notice with nothing private; all scoped.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from cadre_support import (
+    VILLAGE_A,
+    VILLAGE_B,
+    act,
+    add_user,
+    apply_by_chat,
+    client_for,
+    id_number,
+    login,
+)
+from conftest import FakeClock
+from openpyxl import load_workbook
+from sqlmodel import select
+
+from bot.services import Services
+from intake.audit import AuditEvent
+from intake.exports import MEASURES_COLUMNS, ROSTER_COLUMNS, SCREENING_COLUMNS
+from intake.queue import QueueItem
+from intake.users import Role
+
+#: Seed 001 附件1 and 附件2, read off the attachments (序号, 镇, 村, 户主姓名, …).
+SEED_ROSTER = ["序号", "镇", "村", "户主姓名", "户主证件号码", "家庭人口", "脱贫年度",
+               "返贫风险类型", "详细原因", "包抓干部"]  # fmt: skip
+SEED_LEDGER = ["序号", "镇", "村", "户主姓名", "户主证件号码", "家庭人口", "脱贫年度",
+               "返贫风险类型", "制定的帮扶措施", "完成时限"]  # fmt: skip
+
+
+def _sheet(content: bytes) -> list[list[Any]]:
+    book = load_workbook(io.BytesIO(content))
+    return [list(row) for row in book.active.iter_rows(values_only=True)]
+
+
+async def _move(services: Services, clock: FakeClock, item: QueueItem, until: str) -> None:
+    """Walk ``item`` through the procedure as an administrator, up to ``until``."""
+    add_user(services, f"root{item.id}", Role.ADMIN, None)
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("start_village_review", {}),
+        ("village_report", {"home_visit": "on", "consent_confirmed": "on", "meeting_result": "通过"}),
+        ("start_notice", {}),
+        ("end_notice", {}),
+        ("enrol", {"risk_codes": ["01", "10"], "helper": "刘莹嗣", "measures": "医疗救助；公益岗位",
+                   "measures_due": "2027-06-30", "reason_detail": "住院自付3.5万元"}),
+    ]  # fmt: skip
+    async with client_for(services) as client:
+        csrf = await login(client, f"root{item.id}")
+        for action, fields in steps:
+            if action == "end_notice":
+                clock.advance(days=8)
+            response = await act(client, item.id or 0, csrf, action, **fields)
+            assert response.status_code == 303, response.text
+            if action == until:
+                return
+
+
+async def test_roster_and_ledger_in_the_seed_column_order(
+    services: Services, clock: FakeClock
+) -> None:
+    assert list(ROSTER_COLUMNS) == SEED_ROSTER and list(MEASURES_COLUMNS) == SEED_LEDGER
+    mine = apply_by_chat(services, sender="e-1", serial=11)
+    theirs = apply_by_chat(services, sender="e-2", serial=12, village=VILLAGE_B, head="李四")
+    await _move(services, clock, mine, "enrol")
+    await _move(services, clock, theirs, "enrol")
+    add_user(services, "cun", Role.VILLAGE, VILLAGE_A)
+    async with client_for(services) as client:
+        await login(client, "cun")
+        roster = await client.get("/cadre/exports/roster.xlsx")
+        assert roster.headers["content-type"].startswith("application/vnd.openxmlformats")
+        rows = _sheet(roster.content)
+        assert rows[0][0].startswith("返贫风险对象花名册（2026年12月）")
+        assert rows[1][0] == "单位：柏岭村"
+        assert rows[2] == SEED_ROSTER
+        assert rows[3:] == [[1, "港口乡", "柏岭村", "王大山", id_number(11), 3, "非贫困户",
+                             "因重大疾病、刚性支出较大或收入大幅缩减", "住院自付3.5万元", "刘莹嗣"]]  # fmt: skip
+        ledger = _sheet((await client.get("/cadre/exports/measures.xlsx")).content)
+        assert ledger[2] == SEED_LEDGER
+        assert ledger[3][-2:] == ["医疗救助；公益岗位", "2027-06-30"] and len(ledger) == 4
+    add_user(services, "xiang", Role.TOWNSHIP, "gangkou")
+    async with client_for(services) as client:
+        await login(client, "xiang")
+        both = _sheet((await client.get("/cadre/exports/roster.xlsx")).content)
+        assert [row[3] for row in both[3:]] == ["王大山", "李四"]
+        one = _sheet(
+            (await client.get("/cadre/exports/roster.xlsx", params={"village": VILLAGE_B})).content
+        )
+        assert [row[3] for row in one[3:]] == ["李四"] and one[1][0] == "单位：横岭村"
+    with services.db.read() as db:
+        logged = db.exec(select(AuditEvent).where(AuditEvent.action == "export.downloaded"))
+        assert [e.data["export"] for e in logged] == ["roster", "measures", "roster", "roster"]
+
+
+async def test_screening_form_is_prefilled_for_households_awaiting_a_visit(
+    services: Services, clock: FakeClock
+) -> None:
+    waiting = apply_by_chat(services, sender="s-1", serial=21)
+    visited = apply_by_chat(services, sender="s-2", serial=22, head="张三")
+    await _move(services, clock, visited, "village_report")
+    add_user(services, "cun", Role.VILLAGE, VILLAGE_A)
+    async with client_for(services) as client:
+        await login(client, "cun")
+        rows = _sheet((await client.get("/cadre/exports/screening.xlsx")).content)
+    assert rows[2] == list(SCREENING_COLUMNS)
+    assert len(rows) == 4 and waiting.tracking_code
+    row = dict(zip(SCREENING_COLUMNS, rows[3], strict=True))
+    assert row["户主姓名"] == "王大山" and row["人口数"] == 3
+    assert row["联系方式（电话/微信）"] == "13812345678"
+    assert row["档外农户"] == "√" and row["脱贫户"] is None
+    assert (
+        row["新增加的因病、因残、因学等刚性支出较大或收入大幅缩减导致基本生活出现严重困难的农户"]
+        == "√"
+    )
+    assert "医疗自付" in row["排查出的风险问题"]
+    for blank in ("排查人（签字）", "户主（签字）", "是否有小额信贷需求"):
+        assert row[blank] is None
+
+
+async def test_public_notice_leaves_out_id_phone_bank_and_health(
+    services: Services, clock: FakeClock
+) -> None:
+    item = apply_by_chat(services, sender="p-1", serial=31)
+    await _move(services, clock, item, "start_notice")
+    add_user(services, "cun", Role.VILLAGE, VILLAGE_A)
+    async with client_for(services) as client:
+        await login(client, "cun")
+        page = await client.get("/cadre/exports/notice")
+        pdf = await client.get("/cadre/exports/notice.pdf")
+    assert page.status_code == 200 and "王大山" in page.text and "2026-11-25" in page.text
+    assert "2026-12-02" in page.text and "0715-3811061" in page.text
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    for private in (
+        id_number(31),
+        id_number(31)[:6],
+        "13812345678",
+        "1234",
+        "银行",
+        "疾病",
+        "医疗",
+        "35000",
+        "3.5",
+    ):
+        assert private not in page.text, private
+    text = pdf.content.decode("latin-1")
+    for private in (id_number(31), "13812345678"):
+        assert private not in text

@@ -1,0 +1,76 @@
+"""Village posters: an A4 sheet whose QR code holds the village's deep link."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import qrcode
+from PIL import Image
+from qrcode.constants import ERROR_CORRECT_M
+from typer.testing import CliRunner
+
+from bot.cli import app
+from bot.poster import HEIGHT, WIDTH, PosterInfo, deep_link, render, write
+
+INFO = PosterInfo(
+    village_code="gangkou-bailing",
+    village="柏岭村",
+    township="港口乡",
+    region="崇阳县港口乡",
+    hotline="0715-3811061",
+    bot_username="fanpin_hotline_bot",
+)
+
+
+def qr_cells_of(image: Image.Image, left: int, top: int, size: int, modules: int) -> list[bool]:
+    """Read the QR back: sample the centre of every module (dark = True)."""
+    step = size / modules
+    gray = image.convert("L")
+    cells = []
+    for y in range(modules):
+        for x in range(modules):
+            value = gray.getpixel((int(left + (x + 0.5) * step), int(top + (y + 0.5) * step)))
+            cells.append(isinstance(value, int) and value < 128)
+    return cells
+
+
+def test_the_qr_code_holds_the_deep_link_of_the_village() -> None:
+    image, box = render(INFO)
+    assert image.size == (WIDTH, HEIGHT)
+    assert INFO.link == "https://t.me/fanpin_hotline_bot?start=v_gangkou-bailing"
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4)
+    code.add_data(INFO.link)
+    code.make(fit=True)
+    matrix = code.get_matrix()
+    expected = [cell for row in matrix for cell in row]
+    assert qr_cells_of(image, box.left, box.top, box.size, len(matrix)) == expected
+
+
+def test_png_and_pdf_are_written_at_a4(tmp_path: Path) -> None:
+    png, pdf = write(INFO, tmp_path)
+    with Image.open(png) as image:
+        assert image.size == (2480, 3508)
+        assert round(image.info["dpi"][0]) == 300
+    content = pdf.read_bytes()
+    assert content.startswith(b"%PDF") and b"/MediaBox [ 0 0 595.2756 841.8898 ]" in content
+
+
+def test_a_village_code_too_long_for_a_deep_link_is_refused() -> None:
+    with pytest.raises(ValueError, match="too long"):
+        deep_link("bot", "x" * 63)
+
+
+def test_the_command_writes_a_poster_for_a_village(tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = {"HOTLINE_DATA_DIR": str(tmp_path / "var"), "HOTLINE_TELEGRAM_TOKEN": ""}
+    out = ["--out", str(tmp_path), "--bot-username", "b"]
+    result = runner.invoke(app, ["poster", "--village", "gangkou-bailing", *out], env=env)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "gangkou-bailing.png").exists()
+    assert (tmp_path / "gangkou-bailing.pdf").exists()
+    assert "https://t.me/b?start=v_gangkou-bailing" in result.output
+    unknown = runner.invoke(app, ["poster", "--village", "nowhere", *out], env=env)
+    assert unknown.exit_code == 2 and "no village" in unknown.output
+    nameless = runner.invoke(app, ["poster", "--village", "gangkou-bailing"], env=env)
+    assert nameless.exit_code == 2 and "--bot-username" in nameless.output
