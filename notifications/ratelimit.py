@@ -11,7 +11,8 @@ The sends are also spread evenly, one slot every ``(1 + margin) / per_second`` s
 a message that arrives now waits a fraction of a second, never a whole burst. A send that
 went out late (a busy event loop, a slow database write) may be followed by the next one
 sooner, catching up at most :data:`CATCH_UP` slots; the window above still holds, since it
-counts the times sends actually went.
+counts the times sends actually went. A channel that was idle (no send for over a second)
+has nothing to catch up: its first send starts an even stream again.
 """
 
 from __future__ import annotations
@@ -129,7 +130,11 @@ class Pacer:
     def _take(self, recipient: str, now: float) -> None:
         self._global.add(now)
         spacing = self.limits.spacing
-        self._next_slot = max(self._next_slot, now - CATCH_UP * spacing) + spacing
+        late = now - self._next_slot
+        if late > 1.0:  # idle, not late: start an even stream
+            self._next_slot = now + spacing
+        else:
+            self._next_slot = max(self._next_slot, now - CATCH_UP * spacing) + spacing
         window = self._recipients.get(recipient)
         if window is None:
             window = self._recipient_window(recipient)

@@ -44,12 +44,23 @@ async def _move(services: Services, clock: FakeClock, item: QueueItem, until: st
     add_user(services, f"root{item.id}", Role.ADMIN, None)
     steps: list[tuple[str, dict[str, Any]]] = [
         ("start_village_review", {}),
-        ("village_report", {"home_visit": "on", "consent_confirmed": "on", "meeting_result": "通过"}),
+        (
+            "village_report",
+            {"home_visit": "on", "consent_confirmed": "on", "meeting_result": "通过"},
+        ),
         ("start_notice", {}),
         ("end_notice", {}),
-        ("enrol", {"risk_codes": ["01", "10"], "helper": "刘莹嗣", "measures": "医疗救助；公益岗位",
-                   "measures_due": "2027-06-30", "reason_detail": "住院自付3.5万元"}),
-    ]  # fmt: skip
+        (
+            "enrol",
+            {
+                "risk_codes": ["01", "10"],
+                "helper": "刘莹嗣",
+                "measures": "医疗救助；公益岗位",
+                "measures_due": "2027-06-30",
+                "reason_detail": "住院自付3.5万元",
+            },
+        ),
+    ]
     async with client_for(services) as client:
         csrf = await login(client, f"root{item.id}")
         for action, fields in steps:
@@ -78,8 +89,20 @@ async def test_roster_and_ledger_in_the_seed_column_order(
         assert rows[0][0].startswith("返贫风险对象花名册（2026年12月）")
         assert rows[1][0] == "单位：柏岭村"
         assert rows[2] == SEED_ROSTER
-        assert rows[3:] == [[1, "港口乡", "柏岭村", "王大山", id_number(11), 3, "非贫困户",
-                             "因重大疾病、刚性支出较大或收入大幅缩减", "住院自付3.5万元", "刘莹嗣"]]  # fmt: skip
+        assert rows[3:] == [
+            [
+                1,
+                "港口乡",
+                "柏岭村",
+                "王大山",
+                id_number(11),
+                3,
+                "非贫困户",
+                "因重大疾病、刚性支出较大或收入大幅缩减",
+                "住院自付3.5万元",
+                "刘莹嗣",
+            ]
+        ]
         ledger = _sheet((await client.get("/cadre/exports/measures.xlsx")).content)
         assert ledger[2] == SEED_LEDGER
         assert ledger[3][-2:] == ["医疗救助；公益岗位", "2027-06-30"] and len(ledger) == 4

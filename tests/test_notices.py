@@ -50,8 +50,12 @@ def test_declined_applicant_is_told_the_reason_and_how_to_ask_for_review(
 ) -> None:
     item = apply_by_chat(services, sender="n-1")
     _act(services, item.id, Action.START_VILLAGE_REVIEW)
-    _act(services, item.id, Action.VILLAGE_REPORT,
-         facts={"home_visit": "on", "consent_confirmed": "on", "meeting_result": "未通过"})  # fmt: skip
+    _act(
+        services,
+        item.id,
+        Action.VILLAGE_REPORT,
+        facts={"home_visit": "on", "consent_confirmed": "on", "meeting_result": "未通过"},
+    )
     _act(services, item.id, Action.DECLINE, reason="家庭年收入高于监测标准")
     texts = _notices(services, "n-1")
     assert len(texts) == 3
@@ -117,8 +121,12 @@ def test_daily_digest_in_working_hours_once_a_day(services: Services, clock: Fak
     for name, chat in (("cun", "101"), ("xiang", "102"), ("quiet", "103")):
         _link(services, name, chat)
     _act(services, item.id, Action.START_VILLAGE_REVIEW)
-    _act(services, item.id, Action.VILLAGE_REPORT,
-         facts={"home_visit": "on", "consent_confirmed": "on", "meeting_result": "通过"})  # fmt: skip
+    _act(
+        services,
+        item.id,
+        Action.VILLAGE_REPORT,
+        facts={"home_visit": "on", "consent_confirmed": "on", "meeting_result": "通过"},
+    )
 
     def tick(moment: datetime) -> int:
         return send_digests(services.db, calendar=services.calendar, policies=services.policies,

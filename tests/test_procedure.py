@@ -329,11 +329,16 @@ def test_whole_procedure_on_a_real_application(services: Services, clock: FakeCl
     county = Scope(Role.COUNTY, "gangkou", None, None)
     steps: list[tuple[Scope, Action, dict[str, Any], str | None]] = [
         (village, Action.START_VILLAGE_REVIEW, {}, None),
-        (village, Action.VILLAGE_REPORT, {"home_visit": "on", "consent_confirmed": "on", "meeting_result": "通过"}, None),
+        (
+            village,
+            Action.VILLAGE_REPORT,
+            {"home_visit": "on", "consent_confirmed": "on", "meeting_result": "通过"},
+            None,
+        ),
         (township, Action.START_NOTICE, {}, None),
         (township, Action.END_NOTICE, {}, None),
         (county, Action.ENROL, {"risk_codes": ["01"], "helper": "艾蔚然"}, None),
-    ]  # fmt: skip
+    ]
     for scope, action, facts, reason in steps:
         if action is Action.END_NOTICE:
             clock.advance(days=9)

@@ -9,7 +9,7 @@ from notifications.ratelimit import Limits, Pacer
 
 
 class Time:
-    """A clock that only moves when the pacer sleeps."""
+    """A clock that only moves when the pacer sleeps; sleeping yields, as a real sleep does."""
 
     def __init__(self) -> None:
         self.now = 100.0
@@ -18,6 +18,7 @@ class Time:
         return self.now
 
     async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(0)
         self.now += seconds
 
 

@@ -24,6 +24,10 @@ def test_polling_answers_in_update_order_and_confirms_only_what_it_stored(
     settings: Settings, clock: FakeClock, tg: FakeTelegram
 ) -> None:
     tg.set_webhook_error(None)
+
+    def offsets() -> list[int | None]:
+        return [c.params.get("offset") for c in tg.calls_for("getUpdates")]
+
     polling = telegram_settings(settings, tg, telegram_polling=True)
     for update_id, text in ((502, "甲"), (500, "/start"), (501, "帮助")):  # out of order
         update = tg.user_message(6601, text, queue=False)
@@ -48,5 +52,5 @@ def test_polling_answers_in_update_order_and_confirms_only_what_it_stored(
         assert tg.calls_for("deleteWebhook") and len(tg.calls_for("setMyCommands")) == 2
         tg.queue_update({**tg.user_message(6601, "/start", queue=False), "update_id": 504})
         wait_until(lambda: len(tg.sent_texts(6601)) == 7, 20)
-    offsets = [c.params.get("offset") for c in tg.calls_for("getUpdates")]
-    assert 504 in offsets and 505 in offsets  # confirmed only after storing
+        wait_until(lambda: 505 in offsets(), 20)
+    assert 504 in offsets() and 505 in offsets()  # confirmed only after storing

@@ -290,6 +290,7 @@ async def test_marking_a_tapped_keyboard_twice_is_harmless(
             enqueue(
                 db, channel="telegram", recipient=str(CHAT), priority=Priority.INTERACTIVE,
                 payload={"edit": {"message_id": message.message_id, "html": "问题？\n\n☑ 是"}},
+                now=services.clock(),
             )  # fmt: skip
         await dispatcher.run_once()
     edits = tg.calls_for("editMessageText")

@@ -86,8 +86,14 @@ def test_short_password_and_duplicate_names_are_refused(services: Services) -> N
 
 def test_scopes() -> None:
     def item(village: str | None, township: str = "gangkou", region: str = "gangkou") -> QueueItem:
-        return QueueItem(kind="application", status="submitted", tracking_code="x", region_code=region,
-                         township_code=township, village_code=village)  # fmt: skip
+        return QueueItem(
+            kind="application",
+            status="submitted",
+            tracking_code="x",
+            region_code=region,
+            township_code=township,
+            village_code=village,
+        )
 
     village = Scope(Role.VILLAGE, "gangkou", "gangkou", VILLAGE_A)
     township = Scope(Role.TOWNSHIP, "gangkou", "gangkou", None)

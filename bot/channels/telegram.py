@@ -252,7 +252,7 @@ class TelegramChannel:
                 continue
             backoff = 1.0
             if updates:
-                offset = updates[-1].update_id + 1
+                offset = max(u.update_id for u in updates) + 1
 
     # ----------------------------------------------------------------- database steps
 

@@ -25,7 +25,9 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 #: Same text as ``intake.queue.SORT_RANK_SQL`` (a migration keeps its own copy).
-SORT_RANK = "(CASE WHEN fast_track THEN 0 ELSE 2 END) + (CASE WHEN due_at IS NULL THEN 1 ELSE 0 END)"
+SORT_RANK = (
+    "(CASE WHEN fast_track THEN 0 ELSE 2 END) + (CASE WHEN due_at IS NULL THEN 1 ELSE 0 END)"
+)
 
 
 def upgrade() -> None:
@@ -110,7 +112,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("region_status", "township_status", "village_status", "region_order", "township_order"):
+    for name in (
+        "region_status",
+        "township_status",
+        "village_status",
+        "region_order",
+        "township_order",
+    ):
         op.drop_index(f"ix_queue_{name}", table_name="queue_item")
     op.drop_index("ix_queue_village_order", table_name="queue_item")
     with op.batch_alter_table("queue_item", schema=None) as batch_op:
