@@ -39,7 +39,7 @@ def serve(
     settings = Settings()
     if telegram_polling:
         settings.telegram_polling = True
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, secrets=[settings.telegram_token or ""])
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,

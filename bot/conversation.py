@@ -28,7 +28,7 @@ from bot.sessions import load_state, save_state
 from intake import attachments
 from intake.applications import load_draft
 from intake.columns import utcnow
-from intake.contacts import Contact, get_or_create_contact
+from intake.contacts import Contact, find_contact, get_or_create_contact
 from intake.db import Database
 from locales import normalize_locale
 from notifications.outbox import Priority, enqueue
@@ -175,11 +175,19 @@ class Conversations:
         with self.db.write() as db:
             row = self._store(db, message)
             if row is not None:
-                row.status = inbound.InboundStatus.FAILED
-                row.error = type(error).__name__[:200]
-                row.replies = [reply.to_json()]
-                db.add(row)
+                self._fail(db, row, error, reply)
         return (reply,)
+
+    def _fail(
+        self, db: Session, row: inbound.InboundMessage, error: Exception, reply: Rendered
+    ) -> None:
+        """Keep the message as failed, with the polite reply the person is sent."""
+        row.status = inbound.InboundStatus.FAILED
+        row.error = type(error).__name__[:200]
+        row.replies = [reply.to_json()]
+        db.add(row)
+        contact = find_contact(db, row.channel, row.sender)
+        self._queue_replies(db, row, [reply], contact.id if contact else None, self.clock())
 
     def process_sender(self, channel: str, sender: str) -> int:
         """Process every pending message of one sender, oldest first; returns how many."""
@@ -254,18 +262,30 @@ class Conversations:
         row.status = inbound.InboundStatus.PROCESSED
         row.processed_at = now
         db.add(row)
-        if row.channel in self.outbox_channels:
-            for reply in rendered:
-                enqueue(
-                    db,
-                    channel=row.channel,
-                    recipient=row.sender,
-                    contact_id=contact.id,
-                    payload=reply.to_json(),
-                    priority=Priority.INTERACTIVE,
-                    now=now,
-                )
+        self._queue_replies(db, row, rendered, contact.id, now)
         return rendered
+
+    def _queue_replies(
+        self,
+        db: Session,
+        row: inbound.InboundMessage,
+        rendered: list[Rendered],
+        contact_id: int | None,
+        now: datetime,
+    ) -> None:
+        """Channels that answer through the outbox (Telegram) get the replies queued."""
+        if row.channel not in self.outbox_channels:
+            return
+        for reply in rendered:
+            enqueue(
+                db,
+                channel=row.channel,
+                recipient=row.sender,
+                contact_id=contact_id,
+                payload=reply.to_json(),
+                priority=Priority.INTERACTIVE,
+                now=now,
+            )
 
     def _aside(
         self,
@@ -336,10 +356,12 @@ class Conversations:
             row = db.get(inbound.InboundMessage, row_id)
             if row is None:
                 return
-            row.status = inbound.InboundStatus.FAILED
-            row.error = type(error).__name__[:200]
-            row.replies = [render(Reply((Text("error.internal"),)), "zh_CN").to_json()]
-            db.add(row)
+            try:
+                language = inbound.payload_of(row, self.effects.cipher).get("language")
+            except Exception:  # an unreadable payload is why it failed: answer in Chinese
+                language = None
+            reply = render(Reply((Text("error.internal"),)), normalize_locale(language))
+            self._fail(db, row, error, reply)
 
 
 def _lock_contact(db: Session, contact: Contact, *, skip: bool) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -98,10 +98,32 @@ def upgrade(database_url: str) -> None:
     command.upgrade(config, "heads")
 
 
-def configure_logging(level: str) -> None:
-    """Log to stderr with ID numbers and phone numbers masked in every record."""
+class SecretsFilter(logging.Filter):
+    """Replaces given secrets (the bot token: PTB and httpx put it in request URLs)."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if len(s) >= 8]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Run after :class:`RedactingFilter`, which has formatted the record's message."""
+        for secret in self.secrets:
+            record.msg = str(record.msg).replace(secret, "<secret>")
+            if record.exc_text:
+                record.exc_text = record.exc_text.replace(secret, "<secret>")
+        return True
+
+
+def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
+    """Log to stderr with ID numbers, phone numbers and ``secrets`` masked in every record.
+
+    httpx logs every request's URL at INFO, and Bot API URLs carry the bot token: its
+    logger is held at WARNING whatever ``level`` says (the filter is a second guard).
+    """
     handler = logging.StreamHandler()
     handler.addFilter(RedactingFilter())
+    handler.addFilter(SecretsFilter(secrets))
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -322,10 +322,12 @@ class _ChannelRun:
     async def _start(self, row: OutboxMessage) -> int:
         self.waiting.remove(row)
         self.busy.add(row.recipient)
+        # The slot first, then ``sending``: a crash while waiting for a slot leaves the row
+        # claimed (sent later), not ``sending`` (given up as perhaps delivered).
+        await self.pacer.acquire(row.recipient)
         if not await asyncio.to_thread(self.owner.mark_sending, row):
             self.busy.discard(row.recipient)  # no longer ours (stopped, or lease lost)
             return 0
-        await self.pacer.acquire(row.recipient)
         task = asyncio.create_task(self._deliver(row))
         self.tasks.add(task)
         return 1

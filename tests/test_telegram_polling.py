@@ -54,3 +54,13 @@ def test_polling_answers_in_update_order_and_confirms_only_what_it_stored(
         wait_until(lambda: len(tg.sent_texts(6601)) == 7, 20)
         wait_until(lambda: 505 in offsets(), 20)
     assert 504 in offsets() and 505 in offsets()  # confirmed only after storing
+
+
+def test_polling_skips_an_unreadable_update_and_goes_on(
+    settings: Settings, clock: FakeClock, tg: FakeTelegram
+) -> None:
+    tg.queue_update({"update_id": 700, "callback_query": {"id": "9", "data": 5}})
+    tg.queue_update({**tg.user_message(6603, "/start", queue=False), "update_id": 701})
+    with TelegramRig(telegram_settings(settings, tg, telegram_polling=True), clock, tg):
+        wait_until(lambda: len(tg.sent_messages(6603)) == 2, 20)
+        wait_until(lambda: 702 in [c.params.get("offset") for c in tg.calls_for("getUpdates")])

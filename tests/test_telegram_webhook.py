@@ -4,6 +4,7 @@ posts them, replies read back from a fake Bot API, records read from the real da
 from __future__ import annotations
 
 import copy
+import logging
 import random
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,10 +14,18 @@ import pytest
 from conftest import FakeClock
 from fakes.telegram_api import FakeTelegram
 from sqlmodel import col, func, select
-from telegram_support import WEBHOOK, Phone, TelegramRig, next_update_id, telegram_settings
+from telegram_support import (
+    WEBHOOK,
+    Phone,
+    TelegramRig,
+    next_update_id,
+    telegram_settings,
+    wait_until,
+)
 
 from bot import inbound
 from bot.config import Settings
+from bot.services import configure_logging
 from intake.applications import Application
 from intake.attachments import Attachment, AttachmentKind
 from intake.audit import AuditEvent
@@ -142,6 +151,8 @@ def test_a_missing_or_wrong_secret_token_is_refused(
         (b"[1, 2]", 400),
         (b'{"message": {"text": "no update id"}}', 400),
         (b'{"update_id": 1, "message": {"message_id": "x"}}', 400),
+        (b'{"update_id": 1, "message": {"message_id": 1, "date": 0, "text": "no chat"}}', 400),
+        (b'{"update_id": 1, "callback_query": {"id": "1", "data": 5}}', 400),
         (b'{"update_id": 1, "message": {"text": "' + b"x" * 5000 + b'"}}', 413),
     ],
 )
@@ -299,3 +310,51 @@ def test_a_person_who_blocks_the_bot_is_stopped_until_they_write_again(
     with rig.services.db.read() as db:
         assert db.exec(select(Contact)).one().stopped_at is None
     assert phone.texts()[-1] == "请选择您要办的事："
+
+
+def test_an_answer_that_fails_still_reaches_the_villager(
+    rig: TelegramRig, tg: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    phone = Phone(rig, 4506)
+    engine = rig.services.conversations.engine
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(engine, "resume", broken)
+    phone.say("/start")
+    assert phone.texts() == ["抱歉，系统出了点问题，您的消息已经记下了，请稍后再试。"]
+    with rig.services.db.read() as db:
+        row = db.exec(select(inbound.InboundMessage)).one()
+    assert row.status == inbound.InboundStatus.FAILED and row.error == "RuntimeError"
+
+
+def test_a_button_outside_a_private_chat_still_stops_its_spinner(
+    rig: TelegramRig, tg: FakeTelegram
+) -> None:
+    update = tg.user_callback(4507, 1, "choose:apply", queue=False)
+    update["callback_query"]["message"]["chat"] = {"id": -100123, "type": "group", "title": "村群"}
+    update["update_id"] = next_update_id()
+    assert rig.post(update).status_code == 200
+    wait_until(lambda: len(tg.calls_for("answerCallbackQuery")) == 1)
+    assert count(rig, inbound.InboundMessage) == 0 and tg.sent_messages() == []
+
+
+def test_the_service_log_never_holds_the_bot_token(
+    rig: TelegramRig, tg: FakeTelegram, capfd: pytest.CaptureFixture[str]
+) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, logging.getLogger("httpx").level
+    try:
+        configure_logging("DEBUG", secrets=[tg.token])
+        Phone(rig, 4508).say("/start")
+        logging.getLogger("bot.test").warning("token %s in a message", tg.token)
+        for handler in root.handlers:
+            handler.flush()
+    finally:
+        root.handlers[:], level, httpx_level = saved
+        root.setLevel(level)
+        logging.getLogger("httpx").setLevel(httpx_level)
+    err = capfd.readouterr().err
+    assert "sendMessage" in err and "token <secret> in a message" in err  # logs were written
+    assert tg.token not in err and tg.token.split(":")[1] not in err

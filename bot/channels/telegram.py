@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dtm
 import hmac
 import json
 import logging
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
+from weakref import WeakValueDictionary
 
 from fastapi import APIRouter, Request, Response
 from sqlmodel import col, update
@@ -47,6 +48,7 @@ from starlette.concurrency import run_in_threadpool
 from telegram import BotCommand, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder
+from telegram.warnings import PTBUserWarning
 
 from bot.channels.telegram_sender import CHANNEL, TelegramSender
 from bot.channels.telegram_updates import ALLOWED_UPDATES, Decoded, Ignored, Membership, decode
@@ -61,6 +63,7 @@ from notifications.ratelimit import Limits
 __all__ = [
     "CHANNEL",
     "MENU_COMMANDS",
+    "MalformedUpdate",
     "TelegramChannel",
     "build_application",
     "is_group_chat",
@@ -68,6 +71,8 @@ __all__ = [
     "publish_commands",
 ]
 log = logging.getLogger(__name__)
+# We call getUpdates through do_api_request on purpose (see ``_get_updates``).
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 #: The commands shown in Telegram's menu, with their descriptions' message ids.
@@ -97,6 +102,10 @@ def build_application(token: str, api_url: str, file_url: str) -> AnyApplication
     )
 
 
+class MalformedUpdate(Exception):
+    """An update that parsed but has a shape Telegram never sends (the log has its id)."""
+
+
 class TelegramChannel:
     """Inbound (webhook route or polling loop) and outbound (the sender) for one bot."""
 
@@ -122,6 +131,7 @@ class TelegramChannel:
         #: Called (on the event loop) when replies were queued: the dispatcher's wake-up.
         self.wake: Callable[[], None] = lambda: None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._chat_locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
         self._poller: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
@@ -190,30 +200,52 @@ class TelegramChannel:
             if parsed is None:
                 log.warning("telegram webhook: malformed update (%d bytes) refused", len(body))
                 return Response(status_code=400)
-            await self.handle(parsed)
+            try:
+                await self.handle(parsed)
+            except MalformedUpdate:
+                return Response(status_code=400)
             return Response(status_code=200)
 
         return api
 
     async def handle(self, update: Update) -> None:
-        """Store and answer one update (both modes); raises if it could not be stored."""
-        decoded = decode(update)
+        """Store and answer one update (both modes); raises if it could not be stored.
+
+        :class:`MalformedUpdate` when the update has a shape no Telegram update has (the
+        webhook answers 400, polling skips it); any other error means "try again".
+        """
+        try:
+            decoded = decode(update)
+        except (AttributeError, TypeError, ValueError, KeyError) as error:
+            log.warning("telegram update %s unreadable: %s", update.update_id, type(error).__name__)
+            raise MalformedUpdate(update.update_id) from error
         if isinstance(decoded, Ignored):
             log.debug("telegram update %s ignored: %s", update.update_id, decoded.reason)
+            if update.callback_query is not None:  # a spinner must never keep turning
+                self._spawn(self._stop_spinner(update.callback_query.id))
             return
         if isinstance(decoded, Membership):
             await run_in_threadpool(self._membership, decoded)
             return
         sender = decoded.incoming.sender
-        await run_in_threadpool(self._resume_contact, sender)
-        outcome = await run_in_threadpool(self.conversations.receive, decoded.incoming)
-        if decoded.callback_id is not None:
-            self._spawn(self._answer_callback(decoded, again=outcome.duplicate))
-        if outcome.duplicate:
-            return
-        if decoded.mark is not None:
-            await run_in_threadpool(self._enqueue_mark, sender, decoded.mark)
+        # One chat's updates wait here, on the event loop, not in a pool thread each.
+        async with self._chat_lock(sender):
+            await run_in_threadpool(self._resume_contact, sender)
+            outcome = await run_in_threadpool(self.conversations.receive, decoded.incoming)
+            if decoded.callback_id is not None:
+                self._spawn(self._answer_callback(decoded, again=outcome.duplicate))
+            if outcome.duplicate:
+                return
+            if decoded.mark is not None:
+                await run_in_threadpool(self._enqueue_mark, sender, decoded.mark)
         self.wake()
+
+    def _chat_lock(self, chat: str) -> asyncio.Lock:
+        lock = self._chat_locks.get(chat)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._chat_locks[chat] = lock
+        return lock
 
     async def handle_in_order(self, updates: Sequence[Update]) -> None:
         """Handle a batch: one chat's updates in order, different chats concurrently."""
@@ -224,7 +256,8 @@ class TelegramChannel:
 
         async def one_chat(items: list[Update]) -> None:
             for item in items:
-                await self.handle(item)
+                with contextlib.suppress(MalformedUpdate):  # logged; the others go on
+                    await self.handle(item)
 
         await asyncio.gather(*(one_chat(items) for items in by_chat.values()))
 
@@ -237,11 +270,7 @@ class TelegramChannel:
         backoff = 1.0
         while not stop.is_set():
             try:
-                updates = await self.bot.get_updates(
-                    offset=offset,
-                    timeout=dtm.timedelta(seconds=self.poll_timeout),
-                    allowed_updates=ALLOWED_UPDATES,
-                )
+                updates, newest = await self._get_updates(offset)
                 await self.handle_in_order(updates)
             except Exception as error:
                 trace = not isinstance(error, TelegramError)  # a bug, not Telegram being away
@@ -251,8 +280,38 @@ class TelegramChannel:
                 backoff = min(backoff * 2, 30.0)
                 continue
             backoff = 1.0
-            if updates:
-                offset = max(u.update_id for u in updates) + 1
+            if newest is not None:
+                offset = newest + 1
+
+    async def _get_updates(self, offset: int | None) -> tuple[list[Update], int | None]:
+        """One long poll: the readable updates, and the newest ``update_id`` seen.
+
+        Read one by one (PTB's ``get_updates`` fails the whole batch on one odd update and
+        logs the raw batch, personal data included): an unreadable update is logged by its
+        id and skipped, and the offset still moves past it.
+        """
+        raw = await self.bot.do_api_request(
+            "getUpdates",
+            api_kwargs={
+                "offset": offset,
+                "timeout": self.poll_timeout,
+                "allowed_updates": list(ALLOWED_UPDATES),
+            },
+            read_timeout=self.poll_timeout + 10,
+        )
+        updates: list[Update] = []
+        newest: int | None = None
+        for data in raw if isinstance(raw, list) else []:
+            update_id = data.get("update_id") if isinstance(data, dict) else None
+            if not isinstance(update_id, int):
+                continue
+            newest = max(update_id, newest if newest is not None else update_id)
+            parsed = _parse_dict(data, self.bot)
+            if parsed is None:
+                log.warning("telegram update %s unreadable; skipped", update_id)
+            else:
+                updates.append(parsed)
+        return updates, newest
 
     # ----------------------------------------------------------------- database steps
 
@@ -296,8 +355,11 @@ class TelegramChannel:
         text = None
         if again:
             text = translate(normalize_locale(decoded.incoming.language), "telegram.tapped_twice")
+        await self._stop_spinner(decoded.callback_id, text)
+
+    async def _stop_spinner(self, callback_id: str, text: str | None = None) -> None:
         try:
-            await self.bot.answer_callback_query(decoded.callback_id, text=text)
+            await self.bot.answer_callback_query(callback_id, text=text)
         except TelegramError as error:  # too old, or answered already: nothing to undo
             log.info("answerCallbackQuery failed: %s", type(error).__name__)
 
@@ -331,8 +393,15 @@ async def publish_commands(bot: Any) -> None:
 def _parse(body: bytes, bot: Any) -> Update | None:
     try:
         data = json.loads(body)
-        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-            return None
+    except ValueError:
+        return None
+    return _parse_dict(data, bot)
+
+
+def _parse_dict(data: object, bot: Any) -> Update | None:
+    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+        return None
+    try:
         return Update.de_json(data, bot)
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
