@@ -14,6 +14,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
@@ -83,6 +84,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.include_router(cadre_router(cadre_deps(services)))
     app.mount("/cadre/static", StaticFiles(directory=CADRE_STATIC), name="cadre-static")
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        """Someone opening the service's address wants the cadre pages."""
+        return RedirectResponse("/cadre/", status_code=303)
 
     @app.get("/healthz", tags=["ops"])
     def health() -> dict[str, Any]:

@@ -4,6 +4,7 @@
     hotline telegram info
     hotline telegram delete-webhook
     hotline poster --village gangkou-bailing --out posters/
+    hotline poster --village gangkou-bailing --link-template 'https://x.gov.cn/chat?s={payload}'
 
 The bot token comes from ``HOTLINE_TELEGRAM_TOKEN``; the webhook's secret token is
 ``HOTLINE_TELEGRAM_SECRET_TOKEN`` (or the one generated in the data directory), the same
@@ -103,10 +104,16 @@ def info() -> None:
 
 def poster(
     village: Annotated[str, typer.Option(help="Village code, e.g. gangkou-bailing.")],
-    out: Annotated[Path, typer.Option(help="Directory for the PNG and PDF.")] = Path("posters"),
+    out: Annotated[
+        Path | None, typer.Option(help="Directory for the PNG and PDF (default: DATA_DIR/posters).")
+    ] = None,
     language: Annotated[str, typer.Option(help="zh_CN or en.")] = "zh_CN",
     bot_username: Annotated[
         str | None, typer.Option(help="The bot's @username (default: settings or getMe).")
+    ] = None,
+    link_template: Annotated[
+        str | None,
+        typer.Option(help="QR link with {payload} instead of Telegram's (a WeChat bridge…)."),
     ] = None,
 ) -> None:
     """Write an A4 poster (PNG and PDF) with the QR code that opens the bot for a village."""
@@ -122,7 +129,12 @@ def poster(
     if found is None:
         _fail(f"no village {village!r} in the policies")
     policy, township, place = found
-    username = bot_username or settings.telegram_bot_username or _username(settings)
+    template = link_template or settings.poster_link_template
+    if template is not None and "{payload}" not in template:
+        _fail("the link template needs {payload}, e.g. https://example.gov.cn/chat?start={payload}")
+    username = bot_username or settings.telegram_bot_username or ""
+    if template is None and not username:
+        username = _username(settings)
     region = f"{policy.region.parents.county or ''}{policy.region.name}"
     info = PosterInfo(
         village_code=place.code,
@@ -132,8 +144,9 @@ def poster(
         hotline=policy.region.hotline,
         bot_username=username,
         language=language,
+        link_template=template,
     )
-    png, pdf = write(info, out)
+    png, pdf = write(info, out or settings.data_dir / "posters")
     typer.echo(f"{png}\n{pdf}\nQR: {info.link}")
 
 

@@ -47,10 +47,9 @@ def _services() -> Services:
 
 
 def _password(generate: bool, from_stdin: bool) -> str:
+    """The new password; a generated one is printed by the caller once the change holds."""
     if generate:
-        password = secrets.token_urlsafe(12)
-        typer.echo(f"password: {password}")
-        return password
+        return secrets.token_urlsafe(12)
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
     value: str = typer.prompt("password", hide_input=True, confirmation_prompt=True)
@@ -99,7 +98,25 @@ def add(
             )
             typer.echo(f"added {user.username} ({user.role})")
     except UserError as error:
-        _fail(str(error))
+        _fail(f"{error}{_places_hint(services, wanted)}")
+    if generate:
+        typer.echo(f"password: {password}")
+
+
+def _places_hint(services: Services, role: object) -> str:
+    """The codes a village or township account may name, for the error message."""
+    kind = getattr(role, "value", "")
+    if kind == "village":
+        codes = [
+            v.code for p in services.policies.values() for t in p.townships for v in t.villages
+        ]
+    elif kind == "township":
+        codes = [t.code for p in services.policies.values() for t in p.townships]
+    elif kind in ("county", "operator"):
+        codes = sorted(services.policies)
+    else:
+        return ""
+    return f"\n{kind} codes: {', '.join(codes)}" if codes else ""
 
 
 @user_app.command("list")
@@ -109,7 +126,10 @@ def list_() -> None:
 
     services = _services()
     with services.db.read() as db:
-        for user in list_users(db):
+        users = list_users(db)
+        if not users:
+            typer.echo("no users yet; add one with: hotline user add NAME --role ROLE --place CODE")
+        for user in users:
             place = user.village_code or user.township_code or user.region_code or "*"
             state = "disabled" if user.disabled_at else "active"
             chat = f" chat={user.chat_channel}" if user.chat_channel else ""
@@ -129,7 +149,10 @@ def reset(
     password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin.")] = False,
 ) -> None:
     """Set a new password (and re-enable the user); their old sessions end."""
-    _change(username, "reset", _password(generate, password_stdin))
+    password = _password(generate, password_stdin)
+    _change(username, "reset", password)
+    if generate:
+        typer.echo(f"password: {password}")
 
 
 @user_app.command("link")

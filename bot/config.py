@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     telegram_file_url: str = "https://api.telegram.org/file/bot"
     telegram_secret_token: str | None = None
     telegram_bot_username: str | None = None
+    #: A poster's QR link instead of Telegram's deep link, with ``{payload}`` for the
+    #: village binding (``v_<code>``): a WeChat bridge or web chat where Telegram is not used.
+    poster_link_template: str | None = None
     #: Where Telegram posts updates (give ``hotline telegram set-webhook`` the public URL).
     telegram_webhook_path: str = "/channels/telegram"
     telegram_max_body_bytes: int = Field(default=1024 * 1024, gt=0)
@@ -63,8 +66,11 @@ class Settings(BaseSettings):
         return [code.strip() for code in self.regions.split(",") if code.strip()]
 
     def resolved_database_url(self) -> str:
-        """The database URL, defaulting to SQLite in the data directory."""
-        return self.database_url or f"sqlite:///{self.data_dir / 'hotline.db'}"
+        """The database URL, defaulting to SQLite in the data directory (made if missing)."""
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.data_dir / 'hotline.db'}"
 
     def resolved_secret(self, name: str = "secret_key") -> str:
         """A secret from the environment, or one generated once and kept in ``data_dir``."""

@@ -1,7 +1,9 @@
 """Printable village posters: an A4 sheet with a QR code that opens the bot bound to the village.
 
 The QR holds the bot's deep link ``https://t.me/<bot>?start=v_<village code>``; a villager
-who scans it lands in the chat with their village already chosen. The sheet carries the
+who scans it lands in the chat with their village already chosen. Where villagers reach the
+service another way (a WeChat bridge or a web chat on the webhook channel), a link template
+with ``{payload}`` takes the deep link's place. The sheet carries the
 village name, three lines on what the bot is for, and the township hotline from the
 region's policy, for those without a smartphone. It is drawn at 300 dpi with the Noto CJK
 fonts Debian ships (``fonts-noto-cjk``) and written as a PNG and as a one-page PDF.
@@ -47,10 +49,13 @@ class PosterInfo:
     hotline: str | None
     bot_username: str
     language: str = "zh_CN"
+    link_template: str | None = None
 
     @property
     def link(self) -> str:
-        """The deep link the QR code holds."""
+        """The link the QR code holds: the template's, else Telegram's deep link."""
+        if self.link_template:
+            return templated_link(self.link_template, self.village_code)
         return deep_link(self.bot_username, self.village_code)
 
 
@@ -69,6 +74,13 @@ def deep_link(bot_username: str, village_code: str) -> str:
     if len(payload) > 64:
         raise ValueError(f"village code {village_code!r} is too long for a deep link")
     return f"https://t.me/{bot_username.lstrip('@')}?start={payload}"
+
+
+def templated_link(template: str, village_code: str) -> str:
+    """``template`` with ``{payload}`` replaced by the village binding ``v_<code>``."""
+    if "{payload}" not in template:
+        raise ValueError("a poster link template needs {payload}")
+    return template.replace("{payload}", f"{VILLAGE_PAYLOAD_PREFIX}{village_code}")
 
 
 def font(size: int, *, bold: bool = False) -> ImageFont.FreeTypeFont:
@@ -93,7 +105,7 @@ def render(info: PosterInfo) -> tuple[Image.Image, Box]:
     """The poster as an image, and where its QR code (with its quiet zone) sits."""
     sheet = Image.new("RGB", (WIDTH, HEIGHT), PAPER)
     draw = ImageDraw.Draw(sheet)
-    t = _texts(info)
+    t = texts(info)
     _banner(draw, t["title"], info.region)
     size = _fit(t["village"], 150, WIDTH - 2 * MARGIN, bold=True)
     _centered(draw, t["village"], 700, font(size, bold=True), INK)
@@ -120,7 +132,8 @@ def write(info: PosterInfo, directory: Path) -> tuple[Path, Path]:
     return png, pdf
 
 
-def _texts(info: PosterInfo) -> dict[str, str]:
+def texts(info: PosterInfo) -> dict[str, str]:
+    """Every text the poster shows, by its place on the sheet."""
     lang = info.language
     hotline = (
         translate(lang, "telegram.poster.hotline", phone=info.hotline)

@@ -11,7 +11,7 @@ from qrcode.constants import ERROR_CORRECT_M
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.poster import HEIGHT, WIDTH, PosterInfo, deep_link, render, write
+from bot.poster import HEIGHT, WIDTH, PosterInfo, deep_link, render, texts, write
 
 INFO = PosterInfo(
     village_code="gangkou-bailing",
@@ -47,6 +47,30 @@ def test_the_qr_code_holds_the_deep_link_of_the_village() -> None:
     assert qr_cells_of(image, box.left, box.top, box.size, len(matrix)) == expected
 
 
+def test_the_sheet_names_the_village_the_hotline_and_what_the_bot_is_for() -> None:
+    shown = texts(INFO)
+    assert "柏岭村" in shown["village"] and "港口乡" in shown["village"]
+    assert "0715-3811061" in shown["hotline"]
+    assert all(len(shown[f"line{n}"]) >= 6 for n in (1, 2, 3))
+    assert "崇阳县港口乡" in shown["footer"]
+    english = texts(PosterInfo(**{**INFO.__dict__, "language": "en"}))
+    assert english["line1"] != shown["line1"] and "0715-3811061" in english["hotline"]
+    nameless = texts(PosterInfo(**{**INFO.__dict__, "hotline": None}))
+    assert "0715" not in nameless["hotline"] and nameless["hotline"]
+
+
+def test_a_link_template_replaces_the_telegram_link() -> None:
+    info = PosterInfo(**{**INFO.__dict__, "link_template": "https://x.gov.cn/chat?s={payload}"})
+    assert info.link == "https://x.gov.cn/chat?s=v_gangkou-bailing"
+    image, box = render(info)
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4)
+    code.add_data(info.link)
+    code.make(fit=True)
+    matrix = code.get_matrix()
+    cells = qr_cells_of(image, box.left, box.top, box.size, len(matrix))
+    assert cells == [cell for row in matrix for cell in row]
+
+
 def test_png_and_pdf_are_written_at_a4(tmp_path: Path) -> None:
     png, pdf = write(INFO, tmp_path)
     with Image.open(png) as image:
@@ -74,3 +98,13 @@ def test_the_command_writes_a_poster_for_a_village(tmp_path: Path) -> None:
     assert unknown.exit_code == 2 and "no village" in unknown.output
     nameless = runner.invoke(app, ["poster", "--village", "gangkou-bailing"], env=env)
     assert nameless.exit_code == 2 and "--bot-username" in nameless.output
+    bad = ["--link-template", "https://x.gov.cn/chat"]
+    templated = runner.invoke(app, ["poster", "--village", "gangkou-bailing", *bad], env=env)
+    assert templated.exit_code == 2 and "{payload}" in templated.output
+    default_out = runner.invoke(
+        app,
+        ["poster", "--village", "gangkou-bailing", "--link-template", "https://x.cn/?s={payload}"],
+        env=env,
+    )
+    assert default_out.exit_code == 0, default_out.output
+    assert (tmp_path / "var" / "posters" / "gangkou-bailing.png").exists()
