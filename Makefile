@@ -19,3 +19,5 @@ test:           ## set up (venv, Chromium, PostgreSQL), then lint, type-check an
 bench:          ## run the benchmarks and print their figures
 	@scripts/setup.sh
 	.venv/bin/python bench/webhook.py
+	.venv/bin/python bench/telegram_dispatch.py
+	.venv/bin/python bench/queue_page.py
