@@ -1,4 +1,4 @@
-"""The ``hotline`` command: serve, chat, assess, migrate."""
+"""The ``hotline`` command: serve, chat, assess, migrate; user, telegram, outbox, poster."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from bot.cli_outbox import outbox_app
 from bot.cli_telegram import poster, telegram_app
 from bot.cli_users import user_app
 from bot.config import Settings
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 app.add_typer(user_app, name="user")
 app.add_typer(telegram_app, name="telegram")
+app.add_typer(outbox_app, name="outbox")
 app.command()(poster)
 
 

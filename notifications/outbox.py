@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from sqlalchemy import Index, and_, or_, update
+from sqlalchemy import Index, and_, func, or_, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from intake.columns import json_column, utc_column, utcnow
@@ -298,10 +298,60 @@ def expire_leases(session: Session, *, now: datetime) -> int:
 
 def pending_count(session: Session, channel: str | None = None) -> int:
     """How many messages wait to be sent."""
-    query = select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.PENDING)
+    query = select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING)
     if channel is not None:
         query = query.where(OutboxMessage.channel == channel)
-    return len(list(session.exec(query)))
+    return int(session.exec(query).one())
+
+
+#: What a person may look at and decide on: never resent by the dispatcher on its own.
+TROUBLED = (OutboxStatus.UNKNOWN, OutboxStatus.FAILED, OutboxStatus.STOPPED)
+
+
+def troubled(
+    session: Session, statuses: tuple[OutboxStatus, ...] = TROUBLED, limit: int = 100
+) -> list[OutboxMessage]:
+    """The newest rows in ``statuses`` (by default: perhaps lost, failed, or blocked)."""
+    query = (
+        select(OutboxMessage)
+        .where(col(OutboxMessage.status).in_(statuses))
+        .order_by(col(OutboxMessage.id).desc())
+        .limit(limit)
+    )
+    return list(session.exec(query))
+
+
+class ResendError(ValueError):
+    """The row cannot be sent again (unknown id, or not unknown/failed)."""
+
+
+def resend(session: Session, row_id: int, *, now: datetime) -> OutboxMessage:
+    """Queue a copy of an ``unknown`` or ``failed`` row: a person decided it did not arrive.
+
+    The original keeps its status (the record of what happened) and names its copy.
+    A ``stopped`` recipient is not written to again this way: they blocked the bot.
+    """
+    original = session.get(OutboxMessage, row_id)
+    if original is None:
+        raise ResendError(f"no outbox row {row_id}")
+    if original.status not in (OutboxStatus.UNKNOWN, OutboxStatus.FAILED):
+        raise ResendError(f"row {row_id} is {original.status}; only unknown or failed rows")
+    payload = {k: v for k, v in original.payload.items() if k != "parts_sent"}
+    copy = OutboxMessage(
+        channel=original.channel,
+        recipient=original.recipient,
+        contact_id=original.contact_id,
+        priority=original.priority,
+        payload=payload,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(copy)
+    session.flush()
+    note = f"resent as #{copy.id}"
+    original.last_error = f"{original.last_error or ''}; {note}"[-500:].lstrip("; ")
+    session.add(original)
+    return copy
 
 
 def _set(session: Session, ids: list[int], current: OutboxStatus, **values: Any) -> None:

@@ -1,0 +1,84 @@
+"""``hotline outbox``: a person sees what may have been lost and decides to send it again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import TEST_SECRET
+from sqlmodel import col, select
+from typer.testing import CliRunner
+
+from bot.cli import app as cli
+from bot.config import Settings
+from bot.services import build_services
+from notifications.outbox import OutboxMessage, OutboxStatus, enqueue
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", database_url)
+    monkeypatch.setenv("HOTLINE_SECRET_KEY", TEST_SECRET)
+    monkeypatch.chdir(tmp_path)
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def rows_in(settings: Settings, statuses: dict[str, OutboxStatus]) -> dict[str, int]:
+    services = build_services(settings)
+    ids = {}
+    with services.db.write() as db:
+        for text, status in statuses.items():
+            row = enqueue(db, channel="telegram", recipient="77", payload={"text": text})
+            assert row is not None
+            row.status = status
+            row.last_error = f"{status} because"
+            db.flush()
+            assert row.id is not None
+            ids[text] = row.id
+    services.db.dispose()
+    return ids
+
+
+def test_list_shows_only_what_needs_a_look_and_resend_queues_a_copy(env: Settings) -> None:
+    ids = rows_in(
+        env,
+        {
+            "走访提醒甲": OutboxStatus.UNKNOWN,
+            "走访提醒乙": OutboxStatus.FAILED,
+            "走访提醒丙": OutboxStatus.SENT,
+            "走访提醒丁": OutboxStatus.STOPPED,
+        },
+    )
+    listing = runner.invoke(cli, ["outbox", "list"])
+    assert listing.exit_code == 0, listing.output
+    assert "走访提醒甲" in listing.output and "走访提醒乙" in listing.output
+    assert "走访提醒丁" in listing.output and "走访提醒丙" not in listing.output
+    only = runner.invoke(cli, ["outbox", "list", "--status", "unknown"]).output
+    assert "走访提醒甲" in only and "走访提醒乙" not in only
+
+    done = runner.invoke(cli, ["outbox", "resend", str(ids["走访提醒甲"])])
+    assert done.exit_code == 0, done.output
+    services = build_services(env)
+    with services.db.read() as db:
+        rows = db.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
+    services.db.dispose()
+    copy = rows[-1]
+    assert len(rows) == 5 and copy.status == OutboxStatus.PENDING
+    assert copy.payload == {"text": "走访提醒甲"} and copy.recipient == "77"
+    assert rows[0].status == OutboxStatus.UNKNOWN and f"resent as #{copy.id}" in (
+        rows[0].last_error or ""
+    )
+
+    for refused in (ids["走访提醒丙"], ids["走访提醒丁"], 999_999):
+        result = runner.invoke(cli, ["outbox", "resend", str(refused)])
+        assert result.exit_code == 2 and "error:" in result.output
+    bad = runner.invoke(cli, ["outbox", "list", "--status", "lost"])
+    assert bad.exit_code == 2
+
+
+def test_an_empty_outbox_says_so(env: Settings) -> None:
+    result = runner.invoke(cli, ["outbox", "list"])
+    assert result.exit_code == 0 and "nothing to look at" in result.output
