@@ -3,7 +3,8 @@
 Sessions are plain JSON-able data; the caller stores them, performs the effects and
 renders the replies. Global words work at every step: 返回 (back), 重新开始 (restart),
 帮助 (help), 人工 (ask a cadre to call back) and 菜单 (menu). Buttons carry their step id,
-so a stale or double-tapped button never answers a later question.
+so a stale or double-tapped button never answers a later question; an empty message gets
+the question asked again.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from bot import answering
 from bot.flow import (
+    NUMBER_UNITS,
     Answers,
     Button,
     Context,
@@ -148,10 +150,16 @@ class Engine:
         if given.data is not None and not given.data.startswith(f"{step.id}:"):
             run.say(Text("error.stale_button"))
             return run.prompt(state)
+        if given.data is None and not clean(given.text):
+            # An empty line (or only spaces) is not a wrong answer: ask the question again.
+            run.say(Text("error.empty"))
+            return run.prompt(state)
         result = answering.read(step, given, state.answers, run.context)
         if isinstance(result, Text) and step.fallback and given.data is None:
             rescue = step.fallback(clean(given.text), state.answers, run.context)
-            if rescue is not None:
+            if isinstance(rescue, Text):
+                result = rescue
+            elif rescue is not None:
                 return run.advance(state, dialog, step, rescue)
         if isinstance(result, Text):
             state.invalid += 1
@@ -298,8 +306,9 @@ def render_step(step: Step, state: Session, context: Context) -> Reply:
             Button(c.text, f"{step.id}:{c.value}") for c in step.options(state.answers, context)
         ]
     else:
-        if step.kind is Kind.NUMBER and step.unit:
-            parts.append(Text("hint.number", {"unit": Text(step.unit)}))
+        unit = NUMBER_UNITS.get(step.unit or "") if step.kind is Kind.NUMBER else None
+        if unit is not None:
+            parts.append(Text(unit[0]))
         buttons = [Button(c.text, f"{step.id}:{c.value}") for c in step.quick]
         if step.unknown_allowed:
             buttons.append(Button(Text("common.unknown"), f"{step.id}:unknown"))

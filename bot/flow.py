@@ -56,6 +56,8 @@ class Kind(StrEnum):
     CHOICE = "choice"
     NUMBER = "number"
     TEXT = "text"
+    #: A person's name: letters (Chinese, Latin…), "·" and spaces; no digits or emoji.
+    NAME = "name"
     ID_NUMBER = "id_number"
     PHONE = "phone"
     TRACKING_CODE = "tracking_code"
@@ -139,6 +141,14 @@ class EndDialog:
 
 
 Transition: TypeAlias = Goto | StartDialog | EndDialog
+#: Per unit of a number step: the hint shown with the question and the examples given when
+#: an answer cannot be read. Every number step's unit must be listed here.
+NUMBER_UNITS: Mapping[str, tuple[str, str]] = {
+    "unit.yuan": ("hint.yuan", "example.yuan"),
+    "unit.percent": ("hint.percent", "example.percent"),
+    "unit.months": ("hint.months", "example.months"),
+    "unit.people": ("hint.people", "example.people"),
+}
 #: Runs after a valid answer; ``None`` means "go on to the next step".
 After: TypeAlias = Callable[[Any, Answers, Context], Transition | None]
 When: TypeAlias = Callable[[Answers, Context], bool]
@@ -165,7 +175,8 @@ class Step:
     after: After | None = None
     help: str | None = None
     prompt_params: PromptParams | None = None
-    #: Number steps: unit shown with the prompt, range, and whether "不清楚" is offered.
+    #: Number steps: unit shown with the prompt (a key of :data:`NUMBER_UNITS`), range, and
+    #: whether "不清楚" is offered.
     unit: str | None = None
     minimum: float = 0
     maximum: float = 100_000_000
@@ -174,7 +185,7 @@ class Step:
     #: Stored value = typed number × scale (a percentage typed, a ratio stored).
     scale: float = 1.0
     quick: tuple[Choice, ...] = ()
-    #: Text steps: length bounds and whether a "skip" button is offered.
+    #: Text and name steps: length bounds and whether a "skip" button is offered.
     min_length: int = 1
     max_length: int = 200
     skippable: bool = False
@@ -183,8 +194,9 @@ class Step:
     sensitive: bool = False
     #: The review step (summary): an edit made from it comes back to it.
     review: bool = False
-    #: Typed text no choice matches goes here before the step asks again.
-    fallback: Callable[[str, Answers, Context], Transition | None] | None = None
+    #: Typed text no choice matches goes here before the step asks again; it may move on
+    #: (a transition), explain what was wrong (a text) or pass (``None``).
+    fallback: Callable[[str, Answers, Context], Transition | Text | None] | None = None
 
     @property
     def key(self) -> str:

@@ -1,7 +1,8 @@
 """Reading what people type: amounts the way villagers write them, and command words.
 
 ``"3万"``, ``"3.5万元"``, ``"30,000"``, ``"三万五"``, ``"两千"`` and full-width digits all
-read as numbers; anything else is ``None`` and the step asks again kindly.
+read as numbers; ``"半年"`` and ``"一年"`` read as months; ``"#2"``, ``"＃2"`` and ``"# 2"``
+name the second button. Anything else is ``None`` and the step asks again kindly.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ _SUFFIXES: Final = (
     "成",
 )
 _ARABIC: Final = re.compile(r"^(\d+(?:\.\d+)?)(万|千|百|k|K|w|W)?$")
+_PRESS: Final = re.compile(r"#?([0-9]{1,6})", re.ASCII)
+_YEARS: Final = re.compile(r"(.*?)年(半)?(?:多)?(?:了)?")
+_APPROX: Final = ("大约", "大概", "约")
 
 #: Words that act as commands at any step, in both languages.
 COMMAND_WORDS: Final = {
@@ -73,6 +77,35 @@ def command_of(text: str) -> str | None:
         if lowered in words:
             return command
     return None
+
+
+def press_number(text: str, *, hash_required: bool = False) -> int | None:
+    """The button number in ``"#2"``, ``"＃2"``, ``"# 2"`` or ``"２"`` (1-based), or ``None``.
+
+    Full-width forms are folded (NFKC) and spaces dropped first, as Chinese keyboards type
+    them. With ``hash_required`` only the ``#`` form counts (a bare ``2`` is an answer).
+    """
+    compact = "".join(normalize(text).split())
+    match = _PRESS.fullmatch(compact)
+    if match is None or (hash_required and not compact.startswith("#")):
+        return None
+    return int(match.group(1))
+
+
+def parse_months(text: str) -> Decimal | None:
+    """A number of months: ``"4"``, ``"4个月"``, ``"半年"`` (6), ``"一年"`` (12), ``"两年半"``."""
+    value = "".join(normalize(text).split())
+    for prefix in _APPROX:
+        value = value.removeprefix(prefix)
+    if value in ("半年", "半年多", "半年了"):
+        return Decimal(6)
+    years = _YEARS.fullmatch(value)
+    if years is not None and years.group(1):
+        count = parse_amount(years.group(1))
+        if count is None:
+            return None
+        return count * 12 + (6 if years.group(2) else 0)
+    return parse_amount(value)
 
 
 def parse_amount(text: str) -> Decimal | None:

@@ -27,10 +27,15 @@ field                                     unit    allowed values
 ``negative.business_owner``               -       private business owner or shareholder
 ``negative.high_contributions_or_pension``  -     high fund contributions or a pension
 ``negative.refuses_work_or_misconduct``   -       refuses work / support, gambling, drugs
+``negative_unknown``                      -       list of the negative-list ids above that
+                                                  were asked and answered "not sure"
 ========================================  ======  ===================================
 
 Amounts are capped at 100,000,000 yuan. Booleans must be real JSON ``true``/``false``.
-An unknown field is rejected by name, so a typo never silently becomes "unknown".
+An unknown field is rejected by name, so a typo never silently becomes "unknown". A
+negative-list question left out of ``negative`` was not asked; one listed in
+``negative_unknown`` was asked and the household did not know (the cadre checks it); an id
+may not be in both. Every bad field is named, not only the first.
 
 Example::
 
@@ -80,10 +85,16 @@ _MODEL_CONFIG = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
 class AnswersError(ValueError):
-    """A bad answers object; ``field`` is dotted (``negative.car_or_machinery``)."""
+    """A bad answers object; ``field`` is dotted (``negative.car_or_machinery``).
 
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
+    ``field`` and ``problem`` are the first bad field's; ``problems`` lists every bad field
+    as ``(field, problem)`` in the object's order, and ``str(error)`` names them all
+    (``"debts_yuan: must be a number ≥ 0; typo: unknown field"``).
+    """
+
+    def __init__(self, field: str, problem: str, *more: tuple[str, str]) -> None:
+        self.problems: tuple[tuple[str, str], ...] = ((field, problem), *more)
+        super().__init__("; ".join(f"{name}: {what}" for name, what in self.problems))
         self.field = field
         self.problem = problem
 
@@ -124,15 +135,20 @@ class Answers(BaseModel):
     business_failed: bool | None = None
     debts_yuan: Amount | None = None
     negative: NegativeAnswers = Field(default_factory=NegativeAnswers)
+    #: Negative-list questions answered "not sure", in the order of :data:`NEGATIVE_IDS`.
+    negative_unknown: tuple[NegativeId, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The set fields only, JSON-ready; whole-number amounts come back as ints."""
         out: dict[str, Any] = {}
-        for name, value in self.model_dump(exclude_none=True, exclude={"negative"}).items():
+        exclude = {"negative", "negative_unknown"}
+        for name, value in self.model_dump(exclude_none=True, exclude=exclude).items():
             out[name] = _tidy_number(value)
         negative = self.negative.model_dump(exclude_none=True)
         if negative:
             out["negative"] = negative
+        if self.negative_unknown:
+            out["negative_unknown"] = list(self.negative_unknown)
         return out
 
 
@@ -220,41 +236,75 @@ _FIELDS: dict[str, _Checker] = {
 _NEGATIVE_FIELDS: dict[str, _Checker] = dict.fromkeys(NEGATIVE_IDS, _boolean)
 
 
+def _negative_unknown(value: object) -> list[tuple[str, str]] | tuple[NegativeId, ...]:
+    """The ids of ``negative_unknown`` in the fixed order, or the problems found."""
+    name = "negative_unknown"
+    if not isinstance(value, list | tuple):
+        return [(name, "must be a list of negative-list ids")]
+    problems = [
+        (f"{name}.{i}", "unknown negative-list id")
+        for i, item in enumerate(value)
+        if item not in NEGATIVE_IDS
+    ]
+    if problems:
+        return problems
+    return tuple(nid for nid in NEGATIVE_IDS if nid in value)
+
+
 def _check_object(
-    raw: Mapping[Any, Any], fields: dict[str, _Checker], prefix: str
+    raw: Mapping[Any, Any],
+    fields: dict[str, _Checker],
+    prefix: str,
+    problems: list[tuple[str, str]],
 ) -> dict[str, Any]:
+    """The checked fields of ``raw``; every problem found is appended to ``problems``."""
     clean: dict[str, Any] = {}
     for key, value in raw.items():
         name = f"{prefix}{key}"
-        if key == "negative" and not prefix:
-            if value is not None:
-                if not isinstance(value, Mapping):
-                    raise AnswersError(name, "must be an object")
-                clean[key] = _check_object(value, _NEGATIVE_FIELDS, "negative.")
+        if key in ("negative", "negative_unknown") and not prefix:
+            if value is None:
+                continue
+            if key == "negative_unknown":
+                checked = _negative_unknown(value)
+                if isinstance(checked, tuple):
+                    clean[key] = checked
+                else:
+                    problems.extend(checked)
+            elif not isinstance(value, Mapping):
+                problems.append((name, "must be an object"))
+            else:
+                clean[key] = _check_object(value, _NEGATIVE_FIELDS, "negative.", problems)
             continue
         checker = fields.get(key) if isinstance(key, str) else None
         if checker is None:
-            raise AnswersError(name, "unknown field")
+            problems.append((name, "unknown field"))
+            continue
         if value is None:
             continue
         try:
             clean[key] = checker(value)
         except _Bad as bad:
-            raise AnswersError(name, bad.problem) from None
+            problems.append((name, bad.problem))
     return clean
 
 
 def parse_answers(raw: object) -> Answers:
     """Validate a decoded JSON object into :class:`Answers`.
 
-    Raises :class:`AnswersError` naming the first bad field in the object's own order,
-    e.g. ``AnswersError("negative.car_or_machinery", "must be true or false")``.
+    Raises :class:`AnswersError` naming every bad field in the object's own order (the
+    first as ``field``/``problem``), e.g.
+    ``AnswersError("negative.car_or_machinery", "must be true or false")``.
     An :class:`Answers` instance is returned unchanged.
     """
     if isinstance(raw, Answers):
         return raw
     if not isinstance(raw, Mapping):
         raise AnswersError("answers", "must be a JSON object")
-    clean = _check_object(raw, _FIELDS, "")
-    negative = NegativeAnswers(**clean.pop("negative", {}))
-    return Answers(**clean, negative=negative)
+    problems: list[tuple[str, str]] = []
+    clean = _check_object(raw, _FIELDS, "", problems)
+    negative = clean.pop("negative", {})
+    both = [nid for nid in clean.get("negative_unknown", ()) if negative.get(nid) is not None]
+    problems.extend((f"negative.{nid}", "also listed in negative_unknown") for nid in both)
+    if problems:
+        raise AnswersError(*problems[0], *problems[1:])
+    return Answers(**clean, negative=NegativeAnswers(**negative))

@@ -5,29 +5,39 @@ against the region's :class:`~intake.policy.Policy` numbers, flags negative-list
 checks the negative-list exception (seed 000 附件2) and explains every finding with the
 rule and the actual numbers. It never refuses anyone: the recommendation is one of
 
-* ``likely``: at least one criterion met and no negative-list flag;
+* ``likely``: at least one criterion met, no negative-list flag and no negative-list
+  question answered "not sure";
 * ``cadre_decides``: a negative-list flag is present (exception path or not) - the village
   committee and work team decide;
-* ``review``: nothing met yet, or too much unknown - a cadre should look.
+* ``review``: nothing met yet, a negative-list answer "not sure" to check, or too much
+  unknown - a cadre should look.
 
 :meth:`Assessment.to_json` gives a JSON-ready dict; ``explanations`` is a list of
 ``{"rule", "kind", "text_zh", "text_en"}`` so a Chinese cadre screen shows ``text_zh``, an
 English CLI ``text_en``, and either can filter by ``kind`` (``met``, ``not_met``,
 ``unknown``, ``flag``, ``exception``, ``note``). Each text is one sentence ending with the
-policy citation, e.g. ``医疗自付 35,000 元 ≥ 30,000 元（港口乡方案 四(一)1(1)）``.
+policy citation, e.g. ``医疗自付 35,000 元 ≥ 30,000 元（港口乡方案 四(一)1(1)）``; the
+citations come from the ``rule_sources`` of the policy file in use.
+
+The year (for the income line) defaults to the current calendar year in China, the same
+year the chat's applications are assessed in (:func:`assessment_year`).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
 from intake.answers import Answers
 from intake.policy import CRITERIA, Policy
 
-__all__ = ["Assessment", "Explanation", "RiskType", "assess"]
+__all__ = ["Assessment", "Explanation", "RiskType", "assess", "assessment_year"]
+
+CHINA = ZoneInfo("Asia/Shanghai")
 
 Kind = Literal["met", "not_met", "unknown", "flag", "exception", "note"]
 Recommendation = Literal["likely", "review", "cadre_decides"]
@@ -70,6 +80,8 @@ class Assessment(BaseModel):
 
     criteria_met: list[str]
     negative_flags: list[str]
+    #: Negative-list questions answered "not sure": for the cadre to check.
+    negative_unknown: list[str]
     exception_path: bool
     risk_types: list[RiskType]
     fast_track: bool
@@ -258,7 +270,9 @@ class _Assessor:
             return
         limit = self.t.unemployed_months
         zh, en = f"失业 {months:g} 个月仍未就业", f"Out of work for {months:g} months"
-        if _d(months) >= _d(limit):
+        if months == 0:
+            self.add("unemployment", "not_met", ("未失业", "Not out of work"))
+        elif _d(months) >= _d(limit):
             self.add("unemployment", "met", (f"{zh}，达到 {limit:g} 个月", f"{en} (≥ {limit:g})"))
         else:
             text = (f"{zh}，未满 {limit:g} 个月", f"{en} (< {limit:g})")
@@ -333,6 +347,21 @@ class _Assessor:
             )
             self.add(f"negative.{nid}", "flag", text, cite="negative_list")
         return flags
+
+    def negative_unknown(self) -> list[str]:
+        """Negative-list questions answered "not sure", listed for the cadre to check."""
+        unknown: list[str] = []
+        for nid in self.a.negative_unknown:
+            item = self.p.negative_item(nid)
+            if item is None:  # this region's list does not have it
+                continue
+            unknown.append(nid)
+            text = (
+                f"负面清单：{item.zh}——农户答“不清楚”，请干部核实",
+                f'Negative list: {item.en} - answered "not sure"; a cadre should check',
+            )
+            self.add(f"negative.{nid}", "unknown", text, cite="negative_list")
+        return unknown
 
     def _exc_income(self) -> tuple[Tri, Bi]:
         income, size = self.a.annual_income_yuan, self.a.household_size
@@ -412,23 +441,33 @@ class _Assessor:
         return holds
 
 
-def _recommendation(met: list[str], flags: list[str]) -> Recommendation:
+def _recommendation(met: list[str], flags: list[str], unknown: list[str]) -> Recommendation:
     if flags:
         return "cadre_decides"
-    return "likely" if met else "review"
+    return "likely" if met and not unknown else "review"
 
 
-def assess(answers: Answers, policy: Policy, *, year: int | None = None) -> Assessment:
+def assessment_year(now: datetime | None = None) -> int:
+    """The calendar year in China at ``now`` (default: the clock) - the year assessed in."""
+    return (now or datetime.now(UTC)).astimezone(CHINA).year
+
+
+def assess(
+    answers: Answers, policy: Policy, *, year: int | None = None, now: datetime | None = None
+) -> Assessment:
     """Assess one household's answers under one region's policy.
 
-    ``year`` selects the income line; when omitted, the latest year the policy lists is
-    used. Never raises for valid :class:`Answers` and a loaded :class:`Policy`.
+    ``year`` selects the income line; when omitted it is :func:`assessment_year` of ``now``
+    (the clock when ``now`` is omitted too), as for applications made in the chat. A year
+    the policy lists no line for is said so in a note. Pure once the year is known; never
+    raises for valid :class:`Answers` and a loaded :class:`Policy`.
     """
     if year is None:
-        year = max((line.year for line in policy.income_line), default=None)
+        year = assessment_year(now)
     run = _Assessor(answers, policy, year)
     run.run()
     flags = run.negative_flags()
+    unknown = run.negative_unknown()
     exception = run.exception_path() if flags else False
     risk_types = [  # in the policy's order, each once
         RiskType(code=rt.code, name=rt.name, name_en=rt.name_en)
@@ -438,11 +477,12 @@ def assess(answers: Answers, policy: Policy, *, year: int | None = None) -> Asse
     return Assessment(
         criteria_met=list(run.met),
         negative_flags=flags,
+        negative_unknown=unknown,
         exception_path=exception,
         risk_types=risk_types,
         fast_track=bool({"disaster", "accident_incapacity"} & set(run.met)),
         explanations=list(run.explanations),
-        recommendation=_recommendation(run.met, flags),
+        recommendation=_recommendation(run.met, flags, unknown),
         policy_version=policy.version,
         region_code=policy.region.code,
         year=year,

@@ -1,6 +1,6 @@
 """Short tracking codes that survive being read aloud over the phone or copied by hand.
 
-A code is 8 symbols shown as ``"ABCD-2345"``: 7 random symbols and 1 check symbol. The
+A code is 8 symbols shown as ``"ABCD-234G"``: 7 random symbols and 1 check symbol. The
 alphabet leaves out every character easily taken for another: 0/O, 1/I/L, U (V) and Z (2),
 which leaves 29 symbols. Because 29 is prime, the check symbol makes
 ``sum((i + 1) * value(symbol_i) for i in 0..7) % 29 == 0``; with the distinct weights 1..8
@@ -13,8 +13,17 @@ from __future__ import annotations
 import random
 import re
 import secrets
+from enum import StrEnum
 
-__all__ = ["ALPHABET", "looks_like_tracking_code", "new_tracking_code", "normalize_tracking_code"]
+__all__ = [
+    "ALPHABET",
+    "LOOK_ALIKES",
+    "CodeProblem",
+    "looks_like_tracking_code",
+    "new_tracking_code",
+    "normalize_tracking_code",
+    "tracking_code_problem",
+]
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXY"
 _MODULUS = len(ALPHABET)  # 29, prime
@@ -22,6 +31,20 @@ _RANDOM_SYMBOLS = 7
 _VALUE = {symbol: index for index, symbol in enumerate(ALPHABET)}
 _HALF_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _SEPARATORS = re.compile(r"[\s\-‐‑‒–—―－]+")
+#: Characters left out of the alphabet, each with the symbols it was most likely meant as
+#: (0 and O look like D or Q; 1, I and L like 7, J or T; U is V; Z is 2).
+LOOK_ALIKES = {"0": "DQ", "O": "DQ", "1": "7JT", "I": "7JT", "L": "7JT", "U": "V", "Z": "2"}
+
+
+class CodeProblem(StrEnum):
+    """Why typed text is not a valid code."""
+
+    #: Not 8 characters of the alphabet (too short, too long, other characters).
+    SHAPE = "shape"
+    #: 8 characters, some of them left out of the alphabet as look-alikes (0, O, 1, I, L, U, Z).
+    LOOK_ALIKE = "look_alike"
+    #: 8 symbols of the alphabet, but the check symbol does not match: a typo or a swap.
+    CHECK = "check"
 
 
 def _check_symbol(body: str) -> str:
@@ -42,9 +65,14 @@ def new_tracking_code(rng: random.Random | None = None) -> str:
     return _format(body + _check_symbol(body))
 
 
+def _compact(raw: str) -> str:
+    """Half-width, upper-cased, without separators."""
+    return _SEPARATORS.sub("", raw.translate(_HALF_WIDTH)).upper()
+
+
 def _symbols(raw: str) -> str | None:
     """Upper-cased symbols without separators if ``raw`` has a code's shape, else None."""
-    text = _SEPARATORS.sub("", raw.translate(_HALF_WIDTH)).upper()
+    text = _compact(raw)
     if len(text) != _RANDOM_SYMBOLS + 1 or any(symbol not in _VALUE for symbol in text):
         return None
     return text
@@ -71,3 +99,22 @@ def looks_like_tracking_code(raw: str) -> bool:
     tells a valid code from a mistyped one, so the bot can say "one character seems wrong".
     """
     return _symbols(raw) is not None
+
+
+def tracking_code_problem(raw: str) -> tuple[CodeProblem, str] | None:
+    """Why ``raw`` is not a valid code, or None if it is one.
+
+    Returns the problem and the compact characters typed (``"F57CNP95"``); for
+    :attr:`CodeProblem.CHECK` they are formatted as a code (``"F57C-NP95"``) so the bot can
+    show what it read. The caller turns the problem into words: a wrong check symbol means
+    one character was probably misread or mistyped; a look-alike names the characters that
+    are never used (see :data:`LOOK_ALIKES`).
+    """
+    text = _compact(raw)
+    if len(text) == _RANDOM_SYMBOLS + 1 and all(ch in _VALUE for ch in text):
+        if _check_symbol(text[:-1]) == text[-1]:
+            return None
+        return CodeProblem.CHECK, _format(text)
+    if len(text) == _RANDOM_SYMBOLS + 1 and all(ch in _VALUE or ch in LOOK_ALIKES for ch in text):
+        return CodeProblem.LOOK_ALIKE, text
+    return CodeProblem.SHAPE, text

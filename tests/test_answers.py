@@ -49,7 +49,8 @@ FULL: dict[str, Any] = {
     "unemployed_months": 2.5,
     "business_failed": False,
     "debts_yuan": 20000,
-    "negative": {nid: False for nid in NEGATIVE_IDS},
+    "negative": {nid: False for nid in NEGATIVE_IDS[:-1]},
+    "negative_unknown": [NEGATIVE_IDS[-1]],
 }
 
 
@@ -116,6 +117,17 @@ BAD: list[tuple[dict[Any, Any], str, str]] = [
     ({"unemployed_months": -1}, "unemployed_months", "must be a number ≥ 0"),
     ({"unemployed_months": 601}, "unemployed_months", "must be at most 600"),
     ({1: 2}, "1", "unknown field"),
+    (
+        {"negative_unknown": "car_or_machinery"},
+        "negative_unknown",
+        "must be a list of negative-list ids",
+    ),
+    ({"negative_unknown": ["car"]}, "negative_unknown.0", "unknown negative-list id"),
+    (
+        {"negative": {"car_or_machinery": False}, "negative_unknown": ["car_or_machinery"]},
+        "negative.car_or_machinery",
+        "also listed in negative_unknown",
+    ),
 ]
 
 
@@ -139,6 +151,44 @@ def test_the_first_bad_field_in_object_order_is_named() -> None:
     with pytest.raises(AnswersError) as caught:
         parse_answers({"household_size": 2, "debts_yuan": -5, "typo": 1})
     assert caught.value.field == "debts_yuan"
+
+
+def test_every_bad_field_is_named_in_object_order() -> None:
+    raw = {
+        "household_size": 0,
+        "annual_income_yuan": 1000,
+        "debts_yuan": "lots",
+        "typo": 1,
+        "negative": {"car": True, "business_owner": 1},
+    }
+    with pytest.raises(AnswersError) as caught:
+        parse_answers(raw)
+    assert caught.value.problems == (
+        ("household_size", "must be a whole number from 1 to 50"),
+        ("debts_yuan", "must be a number ≥ 0"),
+        ("typo", "unknown field"),
+        ("negative.car", "unknown field"),
+        ("negative.business_owner", "must be true or false"),
+    )
+    assert (caught.value.field, caught.value.problem) == caught.value.problems[0]
+    assert str(caught.value) == (
+        "household_size: must be a whole number from 1 to 50; debts_yuan: must be a number ≥ 0; "
+        "typo: unknown field; negative.car: unknown field; "
+        "negative.business_owner: must be true or false"
+    )
+
+
+def test_negative_list_answers_not_sure_are_kept_apart_from_not_asked() -> None:
+    answers = parse_answers(
+        {"negative_unknown": ["refuses_work_or_misconduct", "car_or_machinery"]}
+    )
+    assert answers.negative_unknown == ("car_or_machinery", "refuses_work_or_misconduct")
+    assert answers.negative.car_or_machinery is None
+    assert answers.to_json() == {
+        "negative_unknown": ["car_or_machinery", "refuses_work_or_misconduct"]
+    }
+    assert parse_answers(answers.to_json()) == answers
+    assert parse_answers({"negative_unknown": []}) == parse_answers({}) == Answers()
 
 
 @pytest.mark.parametrize("field", AMOUNT_FIELDS)
@@ -166,16 +216,34 @@ def test_answers_are_frozen() -> None:
 
 
 _amount = st.one_of(st.integers(0, MAX_AMOUNT_YUAN), st.floats(0, MAX_AMOUNT_YUAN, allow_nan=False))
-_json_answers = st.fixed_dictionaries(
-    {},
-    optional={
-        "household_size": st.integers(1, 50),
-        **{name: _amount for name in AMOUNT_FIELDS},
-        "disaster_loss_ratio": st.floats(0, 1),
-        "unemployed_months": st.integers(0, 600),
-        **{name: st.booleans() for name in BOOL_FIELDS},
-        "negative": st.fixed_dictionaries({}, optional={n: st.booleans() for n in NEGATIVE_IDS}),
-    },
+
+
+def _with_negative(raw: dict[str, Any], negative: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` with negative-list answers (true, false or "unknown") split into the fields."""
+    known = {k: v for k, v in negative.items() if isinstance(v, bool)}
+    unknown = [k for k, v in negative.items() if v == "unknown"]
+    return {
+        **raw,
+        **({"negative": known} if known else {}),
+        **({"negative_unknown": unknown} if unknown else {}),
+    }
+
+
+_json_answers = st.builds(
+    _with_negative,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "household_size": st.integers(1, 50),
+            **{name: _amount for name in AMOUNT_FIELDS},
+            "disaster_loss_ratio": st.floats(0, 1),
+            "unemployed_months": st.integers(0, 600),
+            **{name: st.booleans() for name in BOOL_FIELDS},
+        },
+    ),
+    st.fixed_dictionaries(
+        {}, optional={n: st.sampled_from([True, False, "unknown"]) for n in NEGATIVE_IDS}
+    ),
 )
 
 

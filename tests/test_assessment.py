@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -12,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from intake.answers import MAX_AMOUNT_YUAN, NEGATIVE_IDS, Answers, parse_answers
-from intake.assessment import Assessment, assess
+from intake.assessment import Assessment, assess, assessment_year
 from intake.policy import CRITERIA, Policy, load_policies
 
 CASES = yaml.safe_load(
@@ -201,12 +203,18 @@ def test_income_below_line_is_skipped_without_a_figure(policy: Policy, year: int
     assert explained(result, "income_below_line") == ["note"]
 
 
-def test_the_default_year_is_the_latest_the_policy_lists() -> None:
-    assert run({}, GANGKOU, None).year == 2022
-    assert run({"household_size": 1, "annual_income_yuan": 1}, WITH_LINE, None).criteria_met == [
-        "income_below_line"
-    ]
-    assert run({}, variant(GANGKOU, income_line=[]), None).year is None
+def test_the_default_year_is_the_current_year_in_china_as_in_the_chat() -> None:
+    # 2030-12-31 16:30 UTC is already 2031-01-01 00:30 in Beijing.
+    new_year = datetime(2030, 12, 31, 16, 30, tzinfo=UTC)
+    assert assess(Answers(), GANGKOU, now=new_year).year == 2031
+    assert assessment_year(new_year) == 2031
+    in_2022 = datetime(2022, 6, 1, tzinfo=UTC)
+    poor = parse_answers({"household_size": 1, "annual_income_yuan": 1})
+    assert assess(poor, WITH_LINE, now=in_2022).criteria_met == ["income_below_line"]
+    assert assess(poor, WITH_LINE, now=new_year).criteria_met == []  # no 2031 line
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).year
+    assert run({}, GANGKOU, None).year == today
+    assert run({}, variant(GANGKOU, income_line=[]), None).year == today
 
 
 RIGID = [  # medical 10,000 + school 5,000 = 15,000 of rigid expenses
@@ -283,6 +291,78 @@ def test_every_flag_is_listed_and_explained_in_order() -> None:
     flags = [e for e in result.explanations if e.kind == "flag"]
     assert [e.rule for e in flags] == [f"negative.{n}" for n in NEGATIVE_IDS]
     assert all("港口乡方案 附件2" in e.text_zh for e in flags)
+
+
+def test_a_not_sure_negative_answer_is_listed_for_the_cadre_not_dropped() -> None:
+    result = run({"business_failed": True, "negative_unknown": ["car_or_machinery"]})
+    assert result.negative_flags == []
+    assert result.negative_unknown == ["car_or_machinery"]
+    assert result.recommendation == "review"  # not "likely": no "无负面清单情形" yet
+    unknown = [e for e in result.explanations if e.rule == "negative.car_or_machinery"]
+    assert [e.kind for e in unknown] == ["unknown"]
+    assert "不清楚" in unknown[0].text_zh and "请干部核实" in unknown[0].text_zh
+    assert unknown[0].text_zh.endswith("（港口乡方案 附件2）")
+    assert "not sure" in unknown[0].text_en
+    assert run({"business_failed": True}).recommendation == "likely"
+
+
+def test_not_sure_answers_come_in_list_order_beside_flags() -> None:
+    raw = {
+        "negative": {"business_owner": True},
+        "negative_unknown": ["refuses_work_or_misconduct", "county_town_house"],
+    }
+    result = run(raw)
+    assert result.negative_flags == ["business_owner"]
+    assert result.negative_unknown == ["county_town_house", "refuses_work_or_misconduct"]
+    assert result.recommendation == "cadre_decides"
+    shorter = variant(GANGKOU, negative_list=GANGKOU.model_dump()["negative_list"][1:])
+    assert run(raw, shorter).negative_unknown == ["refuses_work_or_misconduct"]
+
+
+def test_no_unemployment_is_not_zero_months_of_it() -> None:
+    result = run({"unemployed_months": 0})
+    assert explained(result, "unemployment") == ["not_met"]
+    text = next(e for e in result.explanations if e.rule == "unemployment")
+    assert text.text_zh.startswith("未失业（")
+    assert text.text_en.startswith("Not out of work (")
+    assert "0 个月" not in text.text_zh
+
+
+EVERY_RULE: dict[str, Any] = {
+    "household_size": 2,
+    "annual_income_yuan": 10_000,
+    "previous_year_income_yuan": 9_000,
+    "medical_out_of_pocket_yuan": 35_000,
+    "disaster_loss_ratio": 0.6,
+    "main_labourer_incapacitated": True,
+    "only_house_destroyed": True,
+    "can_rebuild": False,
+    "education_expense_yuan": 5_000,
+    "unemployed_months": 4,
+    "business_failed": True,
+    "debts_yuan": 30_000,
+    "negative": {"car_or_machinery": True},
+    "negative_unknown": ["public_sector_job"],
+}
+
+
+@pytest.mark.parametrize("code", sorted(POLICIES))
+def test_every_explanation_cites_the_policy_in_use(code: str) -> None:
+    policy = POLICIES[code]
+    region = policy.region.name
+    for rule, source in policy.rule_sources.items():
+        assert region in source, f"{code}.yaml: rule_sources.{rule} does not name {region}"
+    result = run(
+        EVERY_RULE,
+        variant(
+            policy, income_line=[{"year": 2022, "yuan_per_capita": 6000, "source": "test figure"}]
+        ),
+    )
+    rules = {e.rule.split(".")[0] for e in result.explanations}
+    assert set(CRITERIA) | {"negative", "exception_path"} <= rules
+    cited = tuple(f"（{source}）" for source in policy.rule_sources.values())
+    for explanation in result.explanations:
+        assert explanation.text_zh.endswith(cited), explanation.text_zh
 
 
 def test_a_flag_the_region_does_not_list_is_not_a_flag() -> None:
@@ -366,6 +446,12 @@ _answers = st.builds(
     negative=st.fixed_dictionaries({n: _flag for n in NEGATIVE_IDS}).map(
         lambda d: parse_answers({"negative": d}).negative
     ),
+).flatmap(
+    lambda a: st.lists(st.sampled_from(NEGATIVE_IDS), unique=True).map(
+        lambda ids: a.model_copy(
+            update={"negative_unknown": tuple(n for n in ids if getattr(a.negative, n) is None)}
+        )
+    )
 )
 
 
@@ -384,10 +470,12 @@ def test_assess_never_raises_and_never_refuses(
     assert result.fast_track == bool({"disaster", "accident_incapacity"} & {*result.criteria_met})
     met_explained = [e.rule for e in result.explanations if e.kind == "met"]
     assert met_explained == result.criteria_met
+    assert set(result.negative_unknown) == set(answers.negative_unknown)  # both lists in full
     if result.negative_flags:
         assert result.recommendation == "cadre_decides"
     else:
-        assert result.recommendation == ("likely" if result.criteria_met else "review")
+        likely = result.criteria_met and not result.negative_unknown
+        assert result.recommendation == ("likely" if likely else "review")
         assert not result.exception_path
     text = json.dumps(result.to_json(), ensure_ascii=False)
     assert not any(word in text for word in REFUSALS)

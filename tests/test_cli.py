@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from intake.applications import CHINA
 from intake.policy import bundled_policy_dir
 
 runner = CliRunner()
@@ -106,3 +108,21 @@ def test_unreadable_inputs_fail_politely(tmp_path: Path) -> None:
     bad_policy.write_text("version: [", encoding="utf-8")
     code, _, err = assess(tmp_path, {}, "--policy", str(bad_policy))
     assert code == 2 and "policy.yaml" in err and "Traceback" not in err
+
+
+def test_two_bad_fields_are_both_named(tmp_path: Path) -> None:
+    code, out, err = assess(tmp_path, {"household_size": 0, "debts_yuan": "lots", "incme": 3})
+    assert code == 2 and out == ""
+    for field in ("household_size", "debts_yuan", "incme"):
+        assert field in err
+
+
+def test_the_year_defaults_to_the_current_year_in_china_like_the_chat(tmp_path: Path) -> None:
+    # The chat assesses an application in the year of its clock in China
+    # (intake.applications); without --year the command does the same.
+    before = datetime.now(CHINA).year
+    code, out, _ = assess(tmp_path, {})
+    assert code == 0
+    assert json.loads(out)["year"] in {before, datetime.now(CHINA).year}
+    _, out, _ = assess(tmp_path, {}, "--year", "2022")
+    assert json.loads(out)["year"] == 2022

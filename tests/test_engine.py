@@ -260,3 +260,211 @@ def test_no_input_sequence_crashes_the_engine(actions: list[tuple[str, object]])
                 render(reply, locale)
             assert all(len(b.data.encode()) <= 64 for b in reply.buttons)
         assert Session.from_json(json.loads(json.dumps(sprint.session.to_json()))) is not None
+
+
+# --- what a newcomer types --------------------------------------------------------------
+
+APPLY = [Input(data="choose:apply"), Input(data="for_whom:self")]
+GANGKOU_LIKE = (
+    Village("bailing", "柏岭村", "t-1", "一乡"),
+    Village("hengling", "横岭村", "t-1", "一乡"),
+    Village("dadonggang", "大东港村", "t-1", "一乡"),
+    Village("xiaodonggang", "小东港村", "t-1", "一乡"),
+    Village("gangkou", "港口村", "t-1", "一乡"),
+)
+
+
+def msgids(sprint: Sprint) -> list[str]:
+    return [p.msgid for r in replies(sprint) for p in r.parts if not isinstance(p, str)]
+
+
+def shown(sprint: Sprint, locale: str = "zh_CN") -> str:
+    return "\n".join(render(r, locale).text for r in replies(sprint))
+
+
+def test_an_empty_message_asks_the_question_again_kindly() -> None:
+    for typed in ("", "   ", "\u3000", "\n"):
+        state, sprint = run([*APPLY[:1], Input(text=typed)])
+        assert (state.step, state.invalid) == ("for_whom", 0)
+        assert msgids(sprint) == ["error.empty", "apply.for_whom"]
+        assert "for_whom:self" in last_buttons(sprint)
+        state, sprint = run([Input(text=typed)])
+        assert msgids(sprint) == ["error.empty", "menu.prompt"]
+
+
+def test_part_of_a_label_chooses_when_only_one_choice_has_it() -> None:
+    ctx = context(villages=GANGKOU_LIKE)
+    for typed, village in (("柏岭", "bailing"), ("港口", "gangkou"), ("横", "hengling")):
+        state, _ = run([*APPLY, Input(text=typed)], ctx)
+        assert (state.step, state.answers["village"]) == ("illness", village), typed
+    state, _ = run([Input(data="choose:apply"), Input(text="自己")])
+    assert state.answers["for_whom"] == "self"
+    state, _ = run([Input(data="choose:apply"), Input(text="代办")])
+    assert state.answers["for_whom"] == "proxy"
+    state, _ = run([Input(text="查询")])
+    assert (state.dialog, state.step) == ("status", "code")
+
+
+def test_an_ambiguous_part_says_so_and_shows_the_buttons_again() -> None:
+    ctx = context(villages=GANGKOU_LIKE)
+    state, sprint = run([*APPLY, Input(text="东港")], ctx)
+    assert state.step == "village" and "village" not in state.answers
+    assert msgids(sprint)[0] == "error.choice_ambiguous"
+    text = shown(sprint)
+    assert "“东港”对应好几个选项" in text
+    assert "3. 大东港村\n4. 小东港村" in text
+    assert last_buttons(sprint)[:5] == [f"village:{v.code}" for v in GANGKOU_LIKE]
+    _, sprint = run([*APPLY, Input(text="村")], ctx)
+    assert msgids(sprint)[0] == "error.choice_ambiguous"
+    _, sprint = run([*APPLY, Input(text="东京")], ctx)
+    assert msgids(sprint)[0] == "error.choice"
+
+
+def test_whole_words_still_win_over_parts() -> None:
+    # "是" is a whole label; "不" a no-word, though it is part of "不清楚".
+    steps = [*APPLY, Input(data="township:t-1"), Input(data="village:v-a")]
+    state, _ = run([*steps, Input(text="是")])
+    assert state.answers["has_illness"] is True
+    state, _ = run([*steps, Input(text="不")])
+    assert state.answers["has_illness"] is False
+    state, _ = run([*steps, Input(text="e")])  # one Latin letter is too little to match
+    assert "has_illness" not in state.answers
+
+
+def test_button_numbers_typed_as_chinese_keyboards_do() -> None:
+    for typed in ("1", "１", "#1", "＃1", "# 1", "＃ １"):
+        state, _ = run([Input(data="choose:apply"), Input(text=typed)])
+        assert state.answers.get("for_whom") == "self", typed
+    state, _ = run([Input(data="choose:apply"), Input(text="＃2")])
+    assert state.answers["for_whom"] == "proxy"
+    _, sprint = run([Input(data="choose:apply"), Input(text="#9")])
+    assert msgids(sprint)[0] == "error.choice"
+
+
+JOB = [
+    *APPLY,
+    Input(data="township:t-1"),
+    Input(data="village:v-a"),
+    *(Input(data=f"{s}:no") for s in ("illness", "disaster", "accident", "house", "school")),
+    Input(data="job:yes"),
+]
+
+
+def test_months_accept_half_a_year_and_a_year() -> None:
+    for typed, months in (("半年", 6), ("一年", 12), ("4个月", 4)):
+        state, _ = run([*JOB, Input(text=typed)])
+        assert state.answers["unemployed_months"] == months, typed
+
+
+def test_a_bad_number_gets_examples_in_its_own_unit() -> None:
+    _, sprint = run([*JOB, Input(text="很久")])
+    assert "比如 3 或 6（单位：个月" in shown(sprint)
+    assert "万" not in shown(sprint).split("\n")[0]
+    assert "e.g. 3 or 6 (months)" in shown(sprint, "en")
+    size = [*JOB, Input(data="job_months:unknown"), Input(data="business:no")]
+    _, sprint = run([*size, Input(text="很多")])
+    assert "比如 3 或 5（单位：人）" in shown(sprint)
+    assert "e.g. 3 or 5 (people)" in shown(sprint, "en")
+    _, sprint = run([*size, Input(data="size:3"), Input(text="很多")])
+    assert "比如 3000 或 3万（单位：元）" in shown(sprint)
+
+
+def test_every_number_question_has_a_hint_and_examples_for_its_unit() -> None:
+    from bot.flow import NUMBER_UNITS, Kind
+
+    steps = [s for d in DIALOGS.values() for s in d.steps if s.kind is Kind.NUMBER]
+    assert steps
+    for step in steps:
+        assert step.unit in NUMBER_UNITS, step.id
+    _, sprint = run([*JOB, Input(text="4"), Input(data="business:no")])
+    assert "(please type the number of people)" in shown(sprint, "en")
+    assert "in people" not in shown(sprint, "en")
+
+
+HEAD_NAME = [
+    *JOB[:-1],
+    Input(data="job:no"),
+    Input(data="business:no"),
+    Input(data="size:3"),
+    Input(text="10000"),
+    Input(text="12000"),
+    Input(data="debts:0"),
+    *(
+        Input(data=f"{s}:no")
+        for s in ("neg_house", "neg_car", "neg_job", "neg_business", "neg_pension", "neg_conduct")
+    ),
+]
+
+
+def test_a_name_with_emoji_or_digits_is_asked_again_kindly() -> None:
+    state, _ = run(HEAD_NAME)
+    assert state.step == "head_name"
+    for typed in ("王大爷😀", "王123", "·王五", "王五!", "😀😀"):
+        state, sprint = run([*HEAD_NAME, Input(text=typed)])
+        assert state.step == "head_name" and "head_name" not in state.answers, typed
+        assert msgids(sprint)[:2] == ["error.name", "apply.head_name"], typed
+    state, sprint = run([*HEAD_NAME, Input(text="王")])
+    assert msgids(sprint)[0] == "error.length"
+
+
+def test_names_in_any_script_with_dots_and_spaces_are_kept() -> None:
+    for typed, stored in (
+        ("王大爷", "王大爷"),
+        ("买买提•艾力", "买买提·艾力"),
+        ("买买提 · 艾力", "买买提·艾力"),
+        ("  Li   Wei ", "Li Wei"),
+        ("ＷＡＮＧ", "WANG"),
+        ("王五。", "王五"),  # a full stop at the end is not part of the name
+    ):
+        state, _ = run([*HEAD_NAME, Input(text=typed)])
+        assert state.answers.get("head_name") == stored, typed
+
+
+STATUS = [Input(data="choose:status")]
+
+
+def test_a_code_with_a_wrong_check_symbol_is_said_to_have_a_misread_character() -> None:
+    for typed in ("F57C-NP95", "ABCD-2345"):
+        state, sprint = run([*STATUS, Input(text=typed)])
+        assert (state.dialog, state.step) == ("status", "code")
+        assert msgids(sprint)[0] == "error.tracking_code.check"
+        assert f"编号 {typed} 核对不上，可能有一个字符看错或打错了" in shown(sprint)
+        assert "8位" not in shown(sprint).split("\n")[0]
+
+
+def test_a_code_with_look_alikes_names_them() -> None:
+    _, sprint = run([*STATUS, Input(text="F57C-NP9O")])
+    assert msgids(sprint)[0] == "error.tracking_code.look_alike"
+    text = shown(sprint)
+    assert "您写的“O”可能是 D 或 Q" in text
+    assert '"O" is probably D or Q' in shown(sprint, "en")
+    _, sprint = run([*STATUS, Input(text="ab1d-z34g")])
+    assert "“1”可能是 7、J 或 T" in shown(sprint) and "“Z”可能是 2" in shown(sprint)
+    _, sprint = run([*STATUS, Input(text="ABC")])
+    assert msgids(sprint)[0] == "error.tracking_code"
+
+
+def test_a_mistyped_code_at_the_menu_is_explained_not_looked_up() -> None:
+    state, sprint = run([Input(text="F57C-NP95")])
+    assert state.dialog == "menu" and not effects(sprint)
+    assert msgids(sprint)[:2] == ["error.tracking_code.check", "menu.prompt"]
+    assert "None" not in shown(sprint)
+    _, sprint = run([Input(text="F57C-NP9O")])
+    assert msgids(sprint)[0] == "error.tracking_code.look_alike"
+    _, sprint = run([Input(text="ballroom")])  # a word of 8 letters, not a code
+    assert msgids(sprint)[0] == "error.choice"
+    _, sprint = run([Input(text="ABCD-234G")])
+    assert [(e.name, dict(e.data)) for e in effects(sprint)] == [
+        ("status_requested", {"code": "ABCD-234G"})
+    ]
+
+
+def test_a_not_sure_negative_answer_reaches_the_assessment() -> None:
+    from bot.dialogs.self_application import assessment_answers
+
+    steps = [*HEAD_NAME[:-6], Input(data="neg_house:no"), Input(data="neg_car:unknown")]
+    state, _ = run(steps)
+    assert state.answers["car_or_machinery"] == "unknown"
+    answers = assessment_answers(state.answers)
+    assert answers["negative"] == {"county_town_house": False}
+    assert answers["negative_unknown"] == ["car_or_machinery"]

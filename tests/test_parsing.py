@@ -6,7 +6,15 @@ from decimal import Decimal
 
 import pytest
 
-from bot.parsing import MAX_INPUT_CHARS, clean, command_of, normalize, parse_amount
+from bot.parsing import (
+    MAX_INPUT_CHARS,
+    clean,
+    command_of,
+    normalize,
+    parse_amount,
+    parse_months,
+    press_number,
+)
 
 
 @pytest.mark.parametrize(
@@ -74,3 +82,43 @@ def test_clean_keeps_text_as_typed_but_bounded() -> None:
     assert clean("  孩子住院了，想问问 ") == "孩子住院了，想问问"
     assert len(clean("字" * 100_000)) == MAX_INPUT_CHARS
     assert normalize("ＡＢＣ，") == "ABC,"
+
+
+@pytest.mark.parametrize(
+    ("typed", "months"),
+    [
+        ("半年", 6),
+        ("一年", 12),
+        ("1年", 12),
+        ("两年半", 30),
+        ("一年半", 18),
+        ("大概一年", 12),
+        ("一年多", 12),
+        ("4个月", 4),
+        ("４", 4),
+        ("十二", 12),
+    ],
+)
+def test_months_read_as_written(typed: str, months: int) -> None:
+    assert parse_months(typed) == Decimal(months)
+
+
+@pytest.mark.parametrize("typed", ["", "很久", "年", "半", "好几年", "-1"])
+def test_non_months_are_none(typed: str) -> None:
+    assert parse_months(typed) is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "number"),
+    [("#1", 1), ("＃1", 1), ("# 1", 1), ("＃ １", 1), ("#１２", 12), ("#　3", 3), (" #2 ", 2)],
+)
+def test_button_numbers_as_chinese_keyboards_type_them(typed: str, number: int) -> None:
+    assert press_number(typed, hash_required=True) == number
+    assert press_number(typed) == number
+
+
+def test_a_bare_number_is_a_button_only_when_no_hash_is_required() -> None:
+    assert press_number("１") == press_number("1") == 1
+    assert press_number("1", hash_required=True) is None
+    for typed in ("#", "#a", "1a", "#-1", "##1", "", "3万"):
+        assert press_number(typed) is None

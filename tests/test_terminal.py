@@ -48,6 +48,41 @@ def test_buttons_are_pressed_by_number_and_text_is_typed() -> None:
     assert to_input("3万", buttons).text == "3万"
 
 
+def test_buttons_are_pressed_as_chinese_keyboards_type_the_number() -> None:
+    buttons = [("是", "illness:yes"), ("否", "illness:no")]
+    for line in ("＃1", "# 1", "＃ １", "#１", " #1 "):
+        assert to_input(line, buttons).data == "illness:yes", line
+    assert to_input("＃2", buttons).data == "illness:no"
+    assert to_input("1", buttons).text == "1"  # a bare number is typed text
+
+
+def _chat(services: Services, lines: list[str]) -> str:
+    feed = iter(lines)
+    out = io.StringIO()
+
+    def read() -> str:
+        try:
+            return next(feed)
+        except StopIteration:
+            raise EOFError from None
+
+    run(services.conversations, user="term-2", language="zh_CN", read=read, out=out)
+    return out.getvalue()
+
+
+def test_an_empty_line_gets_the_question_asked_again(services: Services) -> None:
+    shown = _chat(services, ["#1", "", "   "])
+    assert shown.count("您好像没有写内容。请再看一下这个问题：") == 2
+    assert shown.count("这次是给谁申请？") == 3
+
+
+def test_village_by_part_of_its_name_and_full_width_presses(services: Services) -> None:
+    shown = _chat(services, ["＃1", "# 1", "柏岭", "#1"])
+    assert "没看懂" not in shown
+    assert "家里有人得了大病、重病，看病花了很多钱吗？" in shown
+    assert shown.rstrip().splitlines()[-3].startswith("今年看病")  # then the hint, buttons
+
+
 def test_a_whole_application_in_the_terminal(services: Services) -> None:
     lines = iter(ANSWERS)
     out = io.StringIO()

@@ -11,10 +11,14 @@ from hypothesis import strategies as st
 
 from intake.tracking import (
     ALPHABET,
+    LOOK_ALIKES,
+    CodeProblem,
     looks_like_tracking_code,
     new_tracking_code,
     normalize_tracking_code,
+    tracking_code_problem,
 )
+from locales import LOCALES, catalog
 
 CODE_SHAPE = re.compile(rf"[{ALPHABET}]{{4}}-[{ALPHABET}]{{4}}")
 
@@ -117,3 +121,52 @@ def test_check_symbol_by_hand() -> None:
     assert ALPHABET[18] == "M"
     assert normalize_tracking_code("3222222M") == "3222-222M"
     assert normalize_tracking_code("3222222N") is None
+
+
+def test_a_valid_code_has_no_problem() -> None:
+    assert tracking_code_problem(CODE) is None
+    assert tracking_code_problem(CODE.lower().replace("-", " ")) is None
+
+
+@pytest.mark.parametrize("raw", ["F57C-NP95", "ABCD-2345", "abcd 2345"])
+def test_a_wrong_check_symbol_is_told_apart_from_a_wrong_shape(raw: str) -> None:
+    # 8 symbols of the alphabet: one was misread or mistyped, not "must be 8 characters".
+    assert tracking_code_problem(raw) == (CodeProblem.CHECK, raw.upper().replace(" ", "-"))
+
+
+def test_one_wrong_character_of_a_real_code_is_a_check_problem() -> None:
+    real = new_tracking_code(random.Random(57))
+    wrong = real[:-1] + next(s for s in ALPHABET if s != real[-1])
+    assert tracking_code_problem(wrong) == (CodeProblem.CHECK, wrong)
+
+
+@pytest.mark.parametrize(("raw", "typed"), [("F57C-NP9O", "F57CNP9O"), ("abcd-l34g", "ABCDL34G")])
+def test_look_alikes_are_named_as_such(raw: str, typed: str) -> None:
+    assert tracking_code_problem(raw) == (CodeProblem.LOOK_ALIKE, typed)
+
+
+@pytest.mark.parametrize("raw", ["", "ABCD", "ABCD-234G-2", "ABC#-2345", "报告ABCD-2345"])
+def test_other_text_is_a_shape_problem(raw: str) -> None:
+    found = tracking_code_problem(raw)
+    assert found is not None and found[0] is CodeProblem.SHAPE
+
+
+def test_every_look_alike_points_to_symbols_of_the_alphabet() -> None:
+    assert set(LOOK_ALIKES) == set("01OILUZ")
+    for meant in LOOK_ALIKES.values():
+        assert set(meant) <= set(ALPHABET)
+
+
+_CODE_IN_TEXT = re.compile(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}\b")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_example_code_the_bot_shows_is_a_valid_code(locale: str) -> None:
+    shown = [
+        (msgid, code)
+        for msgid, text in catalog(locale).items()
+        for code in _CODE_IN_TEXT.findall(text)
+    ]
+    assert shown, "the catalogs show an example code"
+    for msgid, code in shown:
+        assert normalize_tracking_code(code) == code, f"{msgid}: {code} is not a valid code"

@@ -7,17 +7,16 @@ goes through the same conversation service (and database) as the real channels.
 from __future__ import annotations
 
 import itertools
-import re
 import sys
 from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from bot.conversation import Conversations, Incoming
 from bot.engine import Input
+from bot.parsing import press_number
 from bot.render import Rendered
 
 CHANNEL = "terminal"
-_PRESS = re.compile(r"^#(\d+)$")
 
 
 def show(replies: Iterable[Rendered], out: TextIO) -> list[tuple[str, str]]:
@@ -33,10 +32,10 @@ def show(replies: Iterable[Rendered], out: TextIO) -> list[tuple[str, str]]:
 
 
 def to_input(line: str, buttons: list[tuple[str, str]]) -> Input:
-    """``#N`` presses button N; anything else is typed text."""
-    pressed = _PRESS.match(line.strip())
-    if pressed and 1 <= int(pressed.group(1)) <= len(buttons):
-        return Input(data=buttons[int(pressed.group(1)) - 1][1])
+    """``#N`` presses button N (also ``＃N`` and ``# N``); anything else is typed text."""
+    pressed = press_number(line, hash_required=True)
+    if pressed is not None and 1 <= pressed <= len(buttons):
+        return Input(data=buttons[pressed - 1][1])
     return Input(text=line)
 
 
@@ -67,5 +66,5 @@ def run(
             break
         if line.strip() in {"/quit", "/exit"}:
             break
-        if line.strip():
-            buttons = send(to_input(line, buttons))
+        # An empty line is sent too: the bot asks its question again.
+        buttons = send(to_input(line, buttons))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.answering import tracking_code_error
 from bot.flow import (
     Answers,
     Choice,
@@ -16,7 +17,12 @@ from bot.flow import (
     Text,
     Transition,
 )
-from intake.tracking import looks_like_tracking_code, normalize_tracking_code
+from intake.tracking import (
+    CodeProblem,
+    looks_like_tracking_code,
+    normalize_tracking_code,
+    tracking_code_problem,
+)
 
 
 def _choices(_answers: Answers, context: Context) -> tuple[Choice, ...]:
@@ -46,11 +52,22 @@ def _after(value: Any, _answers: Answers, context: Context) -> Transition:
     return EndDialog(message=Text("help.general"))
 
 
-def _typed(text: str, _answers: Answers, _context: Context) -> Transition | None:
-    """A tracking code typed at the menu goes straight to the status lookup."""
+def _typed(text: str, _answers: Answers, _context: Context) -> Transition | Text | None:
+    """A tracking code typed at the menu goes straight to the status lookup.
+
+    A mistyped one (wrong check symbol, or a look-alike such as O for D among letters and
+    digits) is explained rather than met with "not understood".
+    """
     if looks_like_tracking_code(text):
         code = normalize_tracking_code(text)
+        if code is None:
+            return tracking_code_error(text)
         return EndDialog(effects=(Effect("status_requested", {"code": code}),))
+    problem = tracking_code_problem(text)
+    if problem is not None and problem[0] is CodeProblem.LOOK_ALIKE:
+        typed = problem[1]
+        if any(ch.isdigit() for ch in typed) and any(ch.isalpha() for ch in typed):
+            return tracking_code_error(text)
     return None
 
 

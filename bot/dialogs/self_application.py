@@ -165,7 +165,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "proxy_name",
         "apply.proxy_name",
-        kind=Kind.TEXT,
+        kind=Kind.NAME,
         when=_is_proxy,
         max_length=30,
         summary="summary.proxy_name",
@@ -324,7 +324,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "head_name",
         "apply.head_name",
-        kind=Kind.TEXT,
+        kind=Kind.NAME,
         min_length=2,
         max_length=30,
         summary="summary.head_name",
@@ -413,6 +413,9 @@ def assessment_answers(answers: Answers) -> dict[str, Any]:
     negative = {k: answers[k] for k in NEGATIVE_FIELDS if isinstance(answers.get(k), bool)}
     if negative:
         result["negative"] = negative
+    unknown = [k for k in NEGATIVE_FIELDS if answers.get(k) == "unknown"]
+    if unknown:  # "不清楚" is for the cadre to check, not the same as never asked
+        result["negative_unknown"] = unknown
     return result
 
 
