@@ -23,8 +23,10 @@ from bot.channels import webhook
 from bot.config import Settings
 from bot.services import Services, build_services
 from bot.sessions import purge_expired
+from intake.attachments import Attachment
 from intake.web import STATIC_DIR as CADRE_STATIC
 from intake.web import WebDeps, cadre_router
+from intake.web.deps import OpenAttachment
 from notifications.digest import post_notice, send_digests
 from notifications.dispatcher import Dispatcher
 from notifications.sender import Sender
@@ -82,7 +84,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             max_body_bytes=settings.webhook_max_body_bytes,
         )
     )
-    app.include_router(cadre_router(cadre_deps(services)))
+    app.include_router(cadre_router(cadre_deps(services, telegram)))
     app.mount("/cadre/static", StaticFiles(directory=CADRE_STATIC), name="cadre-static")
 
     @app.get("/", include_in_schema=False)
@@ -99,9 +101,21 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     return app
 
 
-def cadre_deps(services: Services) -> WebDeps:
-    """What the cadre pages need, with applicants' notices going to the outbox."""
+def cadre_deps(
+    services: Services, telegram: telegram_channel.TelegramChannel | None = None
+) -> WebDeps:
+    """What the cadre pages need, with applicants' notices going to the outbox and, with a
+    Telegram bot, the files villagers sent it fetched through the Bot API (getFile)."""
     settings = services.settings
+    openers: dict[str, OpenAttachment] = {}
+    if telegram is not None:
+        bot = telegram.bot
+
+        async def open_telegram_file(attachment: Attachment) -> tuple[bytes, str | None]:
+            found = await bot.get_file(attachment.file_id)
+            return bytes(await found.download_as_bytearray()), attachment.mime
+
+        openers[telegram_channel.CHANNEL] = open_telegram_file
     return WebDeps(
         db=services.db,
         cipher=services.cipher,
@@ -111,6 +125,7 @@ def cadre_deps(services: Services) -> WebDeps:
         cookie_secret=settings.resolved_secret("cookie_secret"),
         cookie_secure=settings.cookie_secure,
         post_notice=post_notice,
+        attachment_openers=openers,
     )
 
 

@@ -51,7 +51,7 @@ ROSTER_COLUMNS = (
 #: Seed 001 附件2 石泉县返贫风险对象帮扶措施台账, in the attachment's column order.
 MEASURES_COLUMNS = (
     "序号", "镇", "村", "户主姓名", "户主证件号码", "家庭人口", "脱贫年度", "返贫风险类型",
-    "制定的帮扶措施", "完成时限",
+    "制定的帮扶措施", "完成时限", "包抓干部",
 )  # fmt: skip
 #: Seed 002 附件 2022年防止返贫监测帮扶第二轮入户排查表, field by field.
 SCREENING_COLUMNS = (
@@ -61,7 +61,7 @@ SCREENING_COLUMNS = (
     "务工不稳定，特别是有外地务工返乡、新增劳动力和当地就业不稳定成员的农户",
     "新识别和新申请低保，特别是收入较低、家庭负担较重的农户",
     "新增加的因病、因残、因学等刚性支出较大或收入大幅缩减导致基本生活出现严重困难的农户",
-    "省防返贫监测与帮扶管理平台综合比对反馈预警信息中问题相对突出，但没有纳入监测对象的农户",
+    "省防返贫监测与帮扶管理平台综合比对反馈各地的预警信息中问题相对突出，但没有纳入监测对象的农户",
     "其它特殊困难农户（简要说明）", "排查出的风险问题", "拟采取的帮助措施（有问题则必填）",
     "是否有小额信贷需求", "户主（签字）",
 )  # fmt: skip
@@ -159,7 +159,7 @@ def measures_rows(
     policies: dict[str, Policy],
     village: str | None = None,
 ) -> list[list[Any]]:
-    """The measures ledger's rows (序号 … 完成时限) for the enrolled households in scope."""
+    """The measures ledger's rows (序号 … 包抓干部) for the enrolled households in scope."""
     places = _places(policies)
     return [
         [
@@ -167,6 +167,7 @@ def measures_rows(
             _risk_names(enrollment.risk_codes, policies),
             enrollment.measures or "",
             enrollment.measures_due.isoformat() if enrollment.measures_due else "",
+            enrollment.helper_name,
         ]
         for n, (item, enrollment, household) in enumerate(_enrolled(session, scope, village), 1)
     ]
@@ -287,10 +288,16 @@ class NoticeRow:
 
 
 def notice_rows(
-    session: Session, scope: Scope, policies: dict[str, Policy], village: str | None = None
+    session: Session,
+    scope: Scope,
+    policies: dict[str, Policy],
+    village: str | None = None,
+    *,
+    now: datetime,
 ) -> list[NoticeRow]:
-    """The households now on public notice in scope."""
+    """The households now on public notice in scope (``now`` dates a notice without an end)."""
     places = _places(policies)
+    today = now.astimezone(SHANGHAI).date()
     query = (
         _in_scope(scope, village, Application)
         .where(QueueItem.status == ItemStatus.PUBLIC_NOTICE)
@@ -301,7 +308,7 @@ def notice_rows(
     for number, (item, application) in enumerate(session.exec(query), 1):
         policy = next((p for p in policies.values() if p.region.code == item.region_code), None)
         days = policy.time_limits.public_notice_days if policy else 7
-        ends = item.due_at.astimezone(SHANGHAI).date() if item.due_at else date.today()
+        ends = item.due_at.astimezone(SHANGHAI).date() if item.due_at else today
         household = (
             session.get(Household, application.household_id) if application.household_id else None
         )

@@ -47,6 +47,7 @@ __all__ = [
     "Transition",
     "apply",
     "available",
+    "estimated_deadline_year",
     "risk_codes_field",
 ]
 
@@ -91,6 +92,19 @@ class Transition:
 
 OPEN_APPLICATION = (S.SUBMITTED, S.VILLAGE_REVIEW, S.TOWNSHIP_REVIEW, S.PUBLIC_NOTICE)
 _CLOSABLE = (*OPEN_APPLICATION, S.COUNTY_CONFIRM)
+#: Who may record an applicant's withdrawal: the level that holds the item (and the
+#: township, which runs the hotline, at every stage). A village cadre cannot pull an item
+#: back off the township's or the county's desk, nor the county one it has not received.
+_WITHDRAW_ROLES: dict[ItemStatus, frozenset[Role]] = {
+    S.SUBMITTED: _LOCAL,
+    S.VILLAGE_REVIEW: _LOCAL,
+    S.TOWNSHIP_REVIEW: _TOWNSHIP,
+    S.PUBLIC_NOTICE: _TOWNSHIP,
+    S.COUNTY_CONFIRM: _TOWNSHIP | _COUNTY,
+}
+#: A merge target must still be a live record of the household: not declined, withdrawn
+#: or itself merged away (an enrolled item may take a late duplicate).
+MERGE_REFUSED_TARGETS = frozenset({S.NOT_ENROLLED, S.WITHDRAWN, S.MERGED})
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.SUBMITTED, Action.START_VILLAGE_REVIEW, S.VILLAGE_REVIEW, _LOCAL),
@@ -108,7 +122,10 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.PUBLIC_NOTICE, Action.END_NOTICE, S.COUNTY_CONFIRM, _TOWNSHIP),
     Transition(S.COUNTY_CONFIRM, Action.ENROL, S.ENROLLED, _COUNTY, facts=("risk_codes", "helper")),
     Transition(S.COUNTY_CONFIRM, Action.DECLINE, S.NOT_ENROLLED, _COUNTY, True),
-    *(Transition(s, Action.WITHDRAW, S.WITHDRAWN, _ANY, True) for s in _CLOSABLE),
+    *(
+        Transition(s, Action.WITHDRAW, S.WITHDRAWN, roles, True, facts=("applicant_asked",))
+        for s, roles in _WITHDRAW_ROLES.items()
+    ),
     *(Transition(s, Action.MERGE, S.MERGED, _ANY, facts=("merge_into",)) for s in _CLOSABLE),
     Transition(S.OPEN, Action.CLOSE_CALLBACK, S.DONE, _ANY, True),
 )
@@ -230,6 +247,18 @@ def _deadline(
     return None
 
 
+#: Statuses whose deadline counts working days (the others count calendar days).
+WORKING_DAY_DEADLINES = frozenset({S.TOWNSHIP_REVIEW})
+
+
+def estimated_deadline_year(item: QueueItem, calendar: WorkdayCalendar) -> int | None:
+    """The year whose holidays the item's working-day deadline was counted without
+    (weekends only, see :mod:`intake.workdays`), or None if it is not an estimate."""
+    if item.status not in WORKING_DAY_DEADLINES:
+        return None
+    return calendar.estimated_year(item.due_at)
+
+
 _CODES = re.compile(r"^[0-9]{2}$")
 
 
@@ -255,7 +284,7 @@ def _check_facts(
     """The recorded facts of ``transition``, checked; raises ProcedureError if one is missing."""
     checked: dict[str, Any] = {}
     for name in transition.facts:
-        if name in ("home_visit", "consent_confirmed"):
+        if name in ("home_visit", "consent_confirmed", "applicant_asked"):
             if facts.get(name) not in (True, "on", "true", "1", "yes"):
                 raise ProcedureError("missing_fact", f"{name} must be confirmed", fact=name)
             checked[name] = True
@@ -303,8 +332,15 @@ def _merge_target(session: Session, item: QueueItem, raw: Any, scope: Scope) -> 
     other = find_by_tracking_code(session, code) if code else None
     if other is None or other.id == item.id or not scope.allows(other):
         raise ProcedureError("bad_merge", f"no other item {code!r} in your area", code=code)
-    if other.status == S.MERGED or other.kind != item.kind:
+    if other.kind != item.kind:
         raise ProcedureError("bad_merge", f"item {code} cannot take a merge", code=code)
+    if other.status in MERGE_REFUSED_TARGETS:
+        raise ProcedureError(
+            "merge_closed",
+            f"item {other.tracking_code} is {other.status}; merge into the open one instead",
+            code=other.tracking_code,
+            status=other.status,
+        )
     return other
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "authenticate",
     "create_user",
     "disable_user",
+    "end_sessions",
     "find_user",
     "link_chat",
     "list_users",
@@ -91,7 +92,8 @@ class User(SQLModel, table=True):
     township_code: str | None = Field(default=None, max_length=64)
     village_code: str | None = Field(default=None, max_length=64)
     language: str = Field(default="zh_CN", max_length=16)
-    #: Bumped by a password reset or disabling: every older session cookie stops working.
+    #: Bumped by logging out, a password reset or disabling: every older session cookie
+    #: stops working.
     session_epoch: int = 0
     disabled_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     #: A chat account for the daily digest (e.g. ``telegram`` + chat id).
@@ -271,6 +273,21 @@ def reset_password(
     return user
 
 
+def end_sessions(session: Session, user_id: int, *, now: datetime) -> User | None:
+    """Log the user out everywhere: every session cookie issued so far stops working.
+
+    A cookie is signed, not stored, so logging out cannot forget one cookie; bumping the
+    epoch it carries ends them all (a copied cookie too), on every device of the user.
+    """
+    user = session.get(User, user_id)
+    if user is None:
+        return None
+    user.session_epoch += 1
+    session.add(user)
+    _audit(session, user, audit.user_actor(user_id), "user.logout", now)
+    return user
+
+
 def link_chat(
     session: Session, username: str, channel: str, external_id: str, *, actor: str, now: datetime
 ) -> User:
@@ -312,11 +329,24 @@ def _audit(
 
 @dataclass(frozen=True)
 class Throttle:
-    """How many failures within ``window`` lock a key, and for how long."""
+    """How many failures within ``window`` lock a key, and for how long.
+
+    A username locks after ``max_failures``; a client address after ``max_address_failures``,
+    far more, since a whole township office often shares one address: one cadre's typos
+    must not lock out the colleagues, while spraying guesses over many names still stops.
+    """
 
     max_failures: int = 5
+    max_address_failures: int = 30
     window: timedelta = timedelta(minutes=15)
     lockout: timedelta = timedelta(minutes=15)
+
+    def limit(self, key: str) -> int:
+        """The failures that lock ``key`` (``user:…`` or ``ip:…``)."""
+        return self.max_address_failures if key.startswith(_ADDRESS) else self.max_failures
+
+
+_ADDRESS = "ip:"
 
 
 def _throttle_row(session: Session, key: str, now: datetime) -> LoginThrottle:
@@ -337,7 +367,7 @@ def _fail(session: Session, keys: list[str], now: datetime, rules: Throttle) -> 
         if now - row.window_start > rules.window:
             row.failures, row.window_start = 0, now
         row.failures += 1
-        if row.failures >= rules.max_failures:
+        if row.failures >= rules.limit(key):
             row.locked_until = now + rules.lockout
         session.add(row)
 
@@ -362,10 +392,12 @@ def authenticate(
 
     Every attempt on a locked username or address is refused without checking the
     password, so guessing cannot go on during a lockout; failures count per username and
-    per client address.
+    per client address (see :class:`Throttle` for the limits). A success clears the
+    username's count only: an address's count runs out with its window, so one valid
+    account cannot keep clearing it while guessing at others.
     """
     name = username.strip().lower()[:64]
-    keys = [f"user:{name}", f"ip:{client}"[:160]]
+    keys = [f"user:{name}", f"{_ADDRESS}{client}"[:160]]
     if _locked(session, keys, now):
         return "throttled"
     user = find_user(session, name)
@@ -373,7 +405,7 @@ def authenticate(
     if user is None or not ok or not user.active:
         _fail(session, keys, now, rules)
         return "invalid"
-    for row in session.exec(select(LoginThrottle).where(col(LoginThrottle.key).in_(keys))):
+    for row in session.exec(select(LoginThrottle).where(LoginThrottle.key == keys[0])):
         row.failures, row.locked_until = 0, None
         session.add(row)
     if _HASHER.check_needs_rehash(user.password_hash):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import date, datetime, time, timedelta, tzinfo
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -31,6 +32,15 @@ def _local_date(moment: datetime | date, tz: tzinfo = SHANGHAI) -> date:
             moment = moment.astimezone(tz)
         return moment.date()
     return moment
+
+
+@cache
+def _year_known(year: int) -> bool:
+    try:
+        chinese_calendar.is_workday(date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
 
 
 class WorkdayCalendar:
@@ -52,6 +62,20 @@ class WorkdayCalendar:
         except NotImplementedError:
             self._warn_unknown_year(day.year)
             return day.weekday() < 5
+
+    def knows_year(self, year: int) -> bool:
+        """Whether the package has ``year``'s official holidays; if not, that year's
+        working days are an estimate (Monday–Friday) and pages say so."""
+        return _year_known(year)
+
+    def estimated_year(self, deadline: datetime | date | None) -> int | None:
+        """The year whose holidays a working-day ``deadline`` was counted without (None if
+        it was counted with the official calendar). Years run contiguously in the package,
+        so a deadline in a known year was counted entirely with known years."""
+        if deadline is None:
+            return None
+        year = _local_date(deadline).year
+        return None if self.knows_year(year) else year
 
     def _warn_unknown_year(self, year: int) -> None:
         with self._lock:

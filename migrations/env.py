@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import engine_from_config, pool
+from alembic.script import ScriptDirectory
+from sqlalchemy import engine_from_config, inspect, pool, text
+from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from intake.db import import_models
@@ -40,7 +42,39 @@ def run_online() -> None:
         _run(connectable)
 
 
-def _run(connection: object) -> None:
+def _drop_redundant_versions(connection: Connection) -> None:
+    """Forget version rows that are ancestors of another row.
+
+    0002 and 0003 were once two branches off 0001; 0003 now follows 0002. A database
+    migrated back then records both heads, which Alembic refuses as overlapping; the
+    ancestor row says nothing the descendant does not, so it is dropped. Leaves the
+    connection as it found it (no transaction of ours left open for Alembic to inherit).
+    """
+    ours = not connection.in_transaction()
+    try:
+        if not inspect(connection).has_table("alembic_version"):
+            return
+        found = connection.execute(text("SELECT version_num FROM alembic_version"))
+        rows = {str(row[0]) for row in found}
+        script = ScriptDirectory.from_config(config)
+        known = {row for row in rows if len(rows) > 1 and script.get_revision(row) is not None}
+        ancestors = {
+            rev.revision
+            for row in known
+            for rev in script.iterate_revisions(row, "base")
+            if rev is not None and rev.revision != row
+        }
+        for row in sorted(ancestors & known):
+            connection.execute(
+                text("DELETE FROM alembic_version WHERE version_num = :v"), {"v": row}
+            )
+    finally:
+        if ours and connection.in_transaction():
+            connection.commit()
+
+
+def _run(connection: Connection) -> None:
+    _drop_redundant_versions(connection)
     context.configure(
         connection=connection,  # type: ignore[arg-type]
         target_metadata=target_metadata,

@@ -6,18 +6,22 @@ Applications are made the way villagers make them: a whole conversation through
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import httpx
+from openpyxl import load_workbook
+from pypdf import PdfReader
 from sqlmodel import select
 
 from bot.app import create_app
 from bot.conversation import Incoming
 from bot.engine import Input
 from bot.services import Services
+from intake.attachments import FileInfo
 from intake.callbacks import request_callback
 from intake.identity import id_check_digit
 from intake.queue import QueueItem
@@ -36,7 +40,9 @@ def id_number(serial: int, born: str = "19580315") -> str:
     return first17 + id_check_digit(first17)
 
 
-def _steps(village: str, head: str, id_no: str, phone: str, medical: bool) -> list[tuple[str, str]]:
+def _steps(
+    village: str, head: str, id_no: str, phone: str, medical: bool, size: int = 3
+) -> list[tuple[str, str]]:
     no = ("press", "否")
     return [
         ("press", "申请防返贫监测"),
@@ -45,7 +51,7 @@ def _steps(village: str, head: str, id_no: str, phone: str, medical: bool) -> li
         ("press", "是" if medical else "否"),
         *([("type", "3.5万")] if medical else []),
         no, no, no, no, no, no,
-        ("press", "3人"),
+        ("press", f"{size}人"),
         ("type", "24000"),
         ("type", "三万"),
         ("type", "2万元"),
@@ -67,6 +73,7 @@ def apply_by_chat(
     serial: int = 1,
     phone: str = "138 1234 5678",
     medical: bool = True,
+    size: int = 3,
 ) -> QueueItem:
     """Submit a self-application through the chat, as a villager on the webhook channel."""
     counter = 0
@@ -87,12 +94,20 @@ def apply_by_chat(
         return send(Input(data=data))
 
     buttons = send(Input(start=True))
-    for kind, value in _steps(village, head, id_number(serial), phone, medical):
+    for kind, value in _steps(village, head, id_number(serial), phone, medical, size):
         buttons = send(Input(text=value)) if kind == "type" else press(value, buttons)
     with services.db.read() as db:
         items = list(db.exec(select(QueueItem).order_by(QueueItem.id.desc())))  # type: ignore[union-attr]
     assert items, "the conversation did not submit an application"
     return items[0]
+
+
+def send_file(services: Services, *, sender: str, file: FileInfo, number: int) -> None:
+    """A villager sends a photo, document or voice note on the webhook channel (kept until
+    they file something, then linked to it)."""
+    meta = {"aside": f"telegram.attachment.{file.kind.value}", "attachment": file.to_json()}
+    message = Incoming("webhook", f"{sender}-file-{number}", sender, Input(), "zh_CN", meta=meta)
+    services.conversations.receive(message)
 
 
 def callback_item(services: Services, village: str, note: str = "请回电") -> QueueItem:
@@ -169,3 +184,15 @@ async def act(
 def at(clock_now: datetime) -> str:
     """A date for form fields."""
     return clock_now.date().isoformat()
+
+
+def xlsx_rows(content: bytes) -> list[list[Any]]:
+    """The cells of an exported workbook's sheet, row by row (the bytes are compressed)."""
+    book = load_workbook(io.BytesIO(content))
+    return [list(row) for row in book.active.iter_rows(values_only=True)]
+
+
+def pdf_text(content: bytes) -> str:
+    """The text of every page of a PDF (its streams are compressed, its CJK text encoded)."""
+    reader = PdfReader(io.BytesIO(content))
+    return "\n".join(page.extract_text() for page in reader.pages)

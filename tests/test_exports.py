@@ -5,6 +5,7 @@ screening form of seed 002, and a public notice with nothing private; all scoped
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from typing import Any
 
 from cadre_support import (
@@ -16,10 +17,11 @@ from cadre_support import (
     client_for,
     id_number,
     login,
+    pdf_text,
 )
 from conftest import FakeClock
 from openpyxl import load_workbook
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.services import Services
 from intake.audit import AuditEvent
@@ -31,7 +33,20 @@ from intake.users import Role
 SEED_ROSTER = ["序号", "镇", "村", "户主姓名", "户主证件号码", "家庭人口", "脱贫年度",
                "返贫风险类型", "详细原因", "包抓干部"]  # fmt: skip
 SEED_LEDGER = ["序号", "镇", "村", "户主姓名", "户主证件号码", "家庭人口", "脱贫年度",
-               "返贫风险类型", "制定的帮扶措施", "完成时限"]  # fmt: skip
+               "返贫风险类型", "制定的帮扶措施", "完成时限", "包抓干部"]  # fmt: skip
+#: Seed 002 附件, the form's fields in order, its wording copied (only 联系方式 names its two
+#: ways, which the form writes at the signature line: 电话(微信)).
+SEED_SCREENING = [
+    "排查人（签字）", "排查时间", "户主姓名", "人口数", "联系方式（电话/微信）",
+    "脱贫户", "未消除风险监测户", "已消除风险监测户", "档外农户",
+    "受疫情灾情影响较大，特别是收入下降明显的农户",
+    "务工不稳定，特别是有外地务工返乡、新增劳动力和当地就业不稳定成员的农户",
+    "新识别和新申请低保，特别是收入较低、家庭负担较重的农户",
+    "新增加的因病、因残、因学等刚性支出较大或收入大幅缩减导致基本生活出现严重困难的农户",
+    "省防返贫监测与帮扶管理平台综合比对反馈各地的预警信息中问题相对突出，但没有纳入监测对象的农户",
+    "其它特殊困难农户（简要说明）", "排查出的风险问题", "拟采取的帮助措施（有问题则必填）",
+    "是否有小额信贷需求", "户主（签字）",
+]  # fmt: skip
 
 
 def _sheet(content: bytes) -> list[list[Any]]:
@@ -105,7 +120,21 @@ async def test_roster_and_ledger_in_the_seed_column_order(
         ]
         ledger = _sheet((await client.get("/cadre/exports/measures.xlsx")).content)
         assert ledger[2] == SEED_LEDGER
-        assert ledger[3][-2:] == ["医疗救助；公益岗位", "2027-06-30"] and len(ledger) == 4
+        assert ledger[3][-2:] == ["2027-06-30", "刘莹嗣"] and len(ledger) == 4
+        assert ledger[3] == [
+            1,
+            "港口乡",
+            "柏岭村",
+            "王大山",
+            id_number(11),
+            3,
+            "非贫困户",
+            "因重大疾病、刚性支出较大或收入大幅缩减",
+            "医疗救助；公益岗位",
+            "2027-06-30",
+            "刘莹嗣",
+        ]
+        assert dict(zip(SEED_LEDGER, ledger[3], strict=True))["包抓干部"] == "刘莹嗣"
     add_user(services, "xiang", Role.TOWNSHIP, "gangkou")
     async with client_for(services) as client:
         await login(client, "xiang")
@@ -130,7 +159,7 @@ async def test_screening_form_is_prefilled_for_households_awaiting_a_visit(
     async with client_for(services) as client:
         await login(client, "cun")
         rows = _sheet((await client.get("/cadre/exports/screening.xlsx")).content)
-    assert rows[2] == list(SCREENING_COLUMNS)
+    assert rows[2] == list(SCREENING_COLUMNS) == SEED_SCREENING
     assert len(rows) == 4 and waiting.tracking_code
     row = dict(zip(SCREENING_COLUMNS, rows[3], strict=True))
     assert row["户主姓名"] == "王大山" and row["人口数"] == 3
@@ -173,3 +202,43 @@ async def test_public_notice_leaves_out_id_phone_bank_and_health(
     text = pdf.content.decode("latin-1")
     for private in (id_number(31), "13812345678"):
         assert private not in text
+    # The streams are compressed and the CJK text encoded: read the PDF's real text.
+    shown = pdf_text(pdf.content)
+    assert "王大山" in shown and "柏岭村" in shown and "2026-12-02" in shown
+    assert "0715-3811061" in shown, "the hotline for objections"
+    for private in (id_number(31), id_number(31)[:6], "13812345678", "138", "5678", "1958"):
+        assert private not in shown, private
+    for private in ("银行", "疾病", "医疗", "35000", "3.5"):
+        assert private not in shown, private
+
+
+async def test_notice_dates_use_the_clock_in_beijing_and_the_page_is_logged(
+    services: Services, clock: FakeClock
+) -> None:
+    item = apply_by_chat(services, sender="p-2", serial=32)
+    await _move(services, clock, item, "start_notice")
+    with services.db.write() as db:  # a notice whose end was never set: dated "today"
+        fresh = db.get(QueueItem, item.id)
+        assert fresh is not None
+        fresh.due_at = None
+        db.add(fresh)
+    # 2027-03-01 17:30 UTC is already 2 March in Beijing (and far from the machine's date).
+    clock.now = datetime(2027, 3, 1, 17, 30, tzinfo=UTC)
+    user = add_user(services, "cun", Role.VILLAGE, VILLAGE_A)
+    async with client_for(services) as client:
+        await login(client, "cun")
+        page = await client.get("/cadre/exports/notice")
+        pdf = pdf_text((await client.get("/cadre/exports/notice.pdf")).content)
+    assert "2027-03-02" in page.text and "2027-02-23" in page.text, "ends today, began 7 days ago"
+    assert "2027-03-02" in pdf and "2027-02-23" in pdf
+    with services.db.read() as db:
+        logged = db.exec(
+            select(AuditEvent)
+            .where(AuditEvent.action == "export.downloaded", AuditEvent.actor == f"user:{user.id}")
+            .order_by(col(AuditEvent.id))
+        ).all()
+    assert [(e.data["export"], e.data["format"], e.data["rows"]) for e in logged] == [
+        ("notice", "html", 1),
+        ("notice", "pdf", 1),
+    ]
+    assert all(e.at == clock.now for e in logged)

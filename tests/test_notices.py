@@ -83,7 +83,13 @@ def test_withdrawn_and_merged_applicants_hear_of_it(services: Services) -> None:
     first = apply_by_chat(services, sender="n-3", serial=3)
     second = apply_by_chat(services, sender="n-4", serial=4)
     _act(services, first.id, Action.MERGE, facts={"merge_into": second.tracking_code})
-    _act(services, second.id, Action.WITHDRAW, reason="申请人要求撤回")
+    _act(
+        services,
+        second.id,
+        Action.WITHDRAW,
+        reason="申请人要求撤回",
+        facts={"applicant_asked": "on"},
+    )
     assert second.tracking_code in _notices(services, "n-3")[-1]
     assert "原因：申请人要求撤回" in _notices(services, "n-4")[-1]
 

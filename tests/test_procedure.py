@@ -61,6 +61,7 @@ def _facts(transition: Transition, target: QueueItem | None) -> dict[str, Any]:
     return {
         "home_visit": "on",
         "consent_confirmed": "on",
+        "applicant_asked": "on",
         "meeting_result": "村民代表会议通过",
         "risk_codes": ["01"],
         "helper": "刘莹嗣",
@@ -233,6 +234,103 @@ def test_merge_links_a_duplicate_and_refuses_bad_targets(services: Services) -> 
             facts={"merge_into": target.tracking_code.lower()},
         )
     assert item.status == ItemStatus.MERGED and item.merged_into_id == target.id
+
+
+@pytest.mark.parametrize("target_status", list(ItemStatus), ids=str)
+def test_merge_target_must_be_a_live_record_of_the_household(
+    services: Services, target_status: ItemStatus
+) -> None:
+    """Every status of the target: a declined, withdrawn or merged one is refused by name."""
+    with services.db.write() as db:
+        item = _item(db, ItemStatus.VILLAGE_REVIEW)
+        target = _item(db, target_status)
+        facts = {"merge_into": target.tracking_code}
+        if target.kind != item.kind:  # a call-back (open, done) is not an application
+            with pytest.raises(ProcedureError) as refused:
+                _apply(services, db, item, Action.MERGE, facts=facts)
+            assert refused.value.code == "bad_merge"
+        elif target_status in (ItemStatus.NOT_ENROLLED, ItemStatus.WITHDRAWN, ItemStatus.MERGED):
+            with pytest.raises(ProcedureError) as refused:
+                _apply(services, db, item, Action.MERGE, facts=facts)
+            assert refused.value.code == "merge_closed"
+            assert refused.value.params == {"code": target.tracking_code, "status": target_status}
+        else:
+            _apply(services, db, item, Action.MERGE, facts=facts)
+            assert item.status == ItemStatus.MERGED and item.merged_into_id == target.id
+            return
+        assert item.status == ItemStatus.VILLAGE_REVIEW and item.merged_into_id is None
+        assert [e.action for e in events_for(db, "queue_item", item.id or 0)] == []
+
+
+#: Who may record a withdrawal, by status: the level holding the item (the township always).
+WITHDRAW_ROLES = {
+    ItemStatus.SUBMITTED: {Role.VILLAGE, Role.TOWNSHIP, Role.ADMIN},
+    ItemStatus.VILLAGE_REVIEW: {Role.VILLAGE, Role.TOWNSHIP, Role.ADMIN},
+    ItemStatus.TOWNSHIP_REVIEW: {Role.TOWNSHIP, Role.ADMIN},
+    ItemStatus.PUBLIC_NOTICE: {Role.TOWNSHIP, Role.ADMIN},
+    ItemStatus.COUNTY_CONFIRM: {Role.TOWNSHIP, Role.COUNTY, Role.ADMIN},
+}
+
+
+@pytest.mark.parametrize("status", list(ItemStatus), ids=str)
+@pytest.mark.parametrize("role", list(Role), ids=str)
+def test_withdraw_roles_by_status(services: Services, status: ItemStatus, role: Role) -> None:
+    scope = Scope(role, "gangkou", "gangkou", VILLAGE_A)
+    facts = {"applicant_asked": "on"}
+    with services.db.write() as db:
+        item = _item(db, status, due_at=datetime(2026, 1, 1, tzinfo=UTC))
+        offered = Action.WITHDRAW in {t.action for t in available(item, scope)}
+        allowed = role in WITHDRAW_ROLES.get(status, set())
+        assert offered == allowed, (status, role)
+        if allowed:
+            _apply(services, db, item, Action.WITHDRAW, scope=scope, reason="本人要求", facts=facts)
+            assert item.status == ItemStatus.WITHDRAWN
+            return
+        with pytest.raises(ProcedureError) as refused:
+            _apply(services, db, item, Action.WITHDRAW, scope=scope, reason="本人要求", facts=facts)
+    is_open_application = status in WITHDRAW_ROLES
+    assert refused.value.code == ("forbidden" if is_open_application else "illegal")
+    assert item.status == status
+
+
+@pytest.mark.parametrize("status", list(WITHDRAW_ROLES), ids=str)
+@pytest.mark.parametrize("asked", [None, "", "off", "no", "0", "false", "  "])
+def test_withdraw_needs_the_applicants_request_confirmed(
+    services: Services, status: ItemStatus, asked: Any
+) -> None:
+    with services.db.write() as db:
+        item = _item(db, status)
+        facts = {} if asked is None else {"applicant_asked": asked}
+        with pytest.raises(ProcedureError) as refused:
+            _apply(services, db, item, Action.WITHDRAW, reason="本人电话要求撤回", facts=facts)
+        assert refused.value.code == "missing_fact"
+        assert refused.value.params["fact"] == "applicant_asked"
+        assert item.status == status
+        with pytest.raises(ProcedureError) as no_reason:
+            _apply(services, db, item, Action.WITHDRAW, reason=" ", facts={"applicant_asked": "on"})
+        assert no_reason.value.code == "reason_required" and item.status == status
+        assert events_for(db, "queue_item", item.id or 0) == []
+
+
+@pytest.mark.parametrize("status", list(WITHDRAW_ROLES), ids=str)
+def test_withdraw_records_the_request_and_the_reason(
+    services: Services, status: ItemStatus
+) -> None:
+    with services.db.write() as db:
+        item = _item(db, status)
+        _apply(
+            services,
+            db,
+            item,
+            Action.WITHDRAW,
+            reason="户主11月26日来电要求撤回",
+            facts={"applicant_asked": "on"},
+        )
+        events = events_for(db, "queue_item", item.id or 0)
+    assert item.status == ItemStatus.WITHDRAWN and item.due_at is None
+    assert [e.action for e in events] == ["procedure.withdraw"]
+    assert events[0].reason == "户主11月26日来电要求撤回"
+    assert events[0].data["applicant_asked"] is True and events[0].data["from"] == status
 
 
 def _at(day: str, hour: int = 10) -> datetime:

@@ -121,6 +121,26 @@ def test_throttling_locks_a_username_and_an_address(services: Services, clock: F
     assert isinstance(_login(services, "wang", PASSWORD), User), "success reset the counter"
 
 
+def test_a_shared_office_address_locks_far_later_than_a_username(
+    services: Services, clock: FakeClock
+) -> None:
+    for name in ("wang", "li", "zhou"):
+        add_user(services, name, Role.VILLAGE, VILLAGE_A)
+    rules = Throttle()
+    assert rules.max_address_failures == 30 and rules.limit("ip:1.2.3.4") == 30
+    assert rules.limit("user:wang") == rules.max_failures == 5
+    for _ in range(rules.max_failures):
+        assert _login(services, "wang", "bad guess!!") == "invalid"
+    assert _login(services, "wang", PASSWORD) == "throttled"
+    assert isinstance(_login(services, "li", PASSWORD), User), "a colleague in the same office"
+    for n in range(rules.max_address_failures - rules.max_failures):  # spraying many names
+        assert _login(services, f"guess{n}", "bad guess!!") == "invalid", n
+    assert _login(services, "zhou", PASSWORD) == "throttled", "the address is locked now"
+    assert isinstance(_login(services, "zhou", PASSWORD, client="5.6.7.8"), User)
+    clock.advance(seconds=rules.lockout.total_seconds() + 1)
+    assert isinstance(_login(services, "zhou", PASSWORD), User)
+
+
 def test_failures_spread_over_time_do_not_lock(services: Services, clock: FakeClock) -> None:
     add_user(services, "zhao", Role.VILLAGE, VILLAGE_A)
     for _ in range(8):

@@ -20,6 +20,8 @@ from cadre_support import (
     client_for,
     csrf_of,
     login,
+    pdf_text,
+    xlsx_rows,
 )
 from conftest import TEST_SECRET
 from sqlmodel import select
@@ -131,13 +133,20 @@ async def test_users_outside_the_scope_cannot_see_or_act(
     item = apply_by_chat(services, sender="auth-3")
     callback = callback_item(services, VILLAGE_A, note="外村看不到")
     await _enrol_through_http(services, item)
+    noticed = apply_by_chat(services, sender="auth-3n", serial=2, head="王小河")
+    await _post_notice_through_http(services, noticed)
     assert item.id is not None and callback.id is not None
+    async with client_for(services) as client:  # the rightful cadre's exports have them
+        await login(client, "own-cun")
+        own = await _export_texts(client)
+    assert all("王大山" in own[url] for url in own if "roster" in url or "measures" in url)
+    assert "王小河" in own["/cadre/exports/notice"] and "王小河" in own["/cadre/exports/notice.pdf"]
     add_user(services, username, role, place)
     async with client_for(services) as client:
         csrf = await login(client, username)
-        for item_id in (item.id, callback.id):
+        for item_id in (item.id, callback.id, noticed.id):
             assert (await client.get(f"/cadre/items/{item_id}")).status_code == 404
-            for url, data in _posts(item_id)[:3]:
+            for url, data in _posts(item_id or 0)[:3]:
                 response = await client.post(url, data={**data, "csrf_token": csrf})
                 assert response.status_code == 404, url
         queue = await client.get("/cadre/", params={"status": "all"})
@@ -146,6 +155,14 @@ async def test_users_outside_the_scope_cannot_see_or_act(
             response = await client.get(url)
             assert response.status_code == 200, url
             assert "王大山".encode() not in response.content, url
+        theirs = await _export_texts(client)
+        for url, text in theirs.items():
+            assert "王大山" not in text and "王小河" not in text, url
+            assert "外村看不到" not in text, url
+        for url in _gets(item.id)[3:6]:
+            rows = xlsx_rows((await client.get(url)).content)
+            assert len(rows) == 3 and rows[2][0] in ("序号", "排查人（签字）"), url  # headers only
+        assert "公示" in theirs["/cadre/exports/notice.pdf"]
         wrong_village = await client.get(
             "/cadre/exports/roster.xlsx", params={"village": VILLAGE_A}
         )
@@ -220,6 +237,29 @@ async def test_logout_ends_the_session(services: Services) -> None:
         assert (await client.get("/cadre/")).status_code == 303
 
 
+async def test_a_copied_cookie_stops_working_after_logout(services: Services) -> None:
+    user = add_user(services, "cun", Role.VILLAGE, VILLAGE_A)
+    async with client_for(services) as client:
+        csrf = await login(client, "cun")
+        copied = client.cookies[COOKIE]
+        async with client_for(services) as thief:
+            thief.cookies.set(COOKIE, copied)
+            assert (await thief.get("/cadre/")).status_code == 200, "the copy works meanwhile"
+            response = await client.post("/cadre/logout", data={"csrf_token": csrf})
+            assert response.status_code == 303
+            after = await thief.get("/cadre/")
+            assert after.status_code == 303 and after.headers["location"] == "/cadre/login"
+            posted = await thief.post("/cadre/logout", data={"csrf_token": csrf})
+            assert posted.status_code == 401
+            assert (await thief.get("/cadre/account")).status_code == 303
+    async with client_for(services) as again:
+        await login(again, "cun")
+        assert (await again.get("/cadre/")).status_code == 200, "logging in again works"
+    with services.db.read() as db:
+        logged = db.exec(select(AuditEvent).where(AuditEvent.action == "user.logout")).all()
+    assert [(e.subject_id, e.actor) for e in logged] == [(user.id, f"user:{user.id}")]
+
+
 async def test_login_throttling_over_http(services: Services) -> None:
     add_user(services, "cun", Role.VILLAGE, VILLAGE_A)
     async with client_for(services) as client:
@@ -232,6 +272,56 @@ async def test_login_throttling_over_http(services: Services) -> None:
             statuses.append(response.status_code)
         assert statuses == [401] * 5 + [429]
         assert "15" in response.text
+
+
+async def _export_texts(client: httpx.AsyncClient) -> dict[str, str]:
+    """Each export's readable content: page text, every workbook cell, the PDF's text."""
+    texts: dict[str, str] = {}
+    for url in _gets(0)[2:8]:
+        response = await client.get(url)
+        assert response.status_code == 200, url
+        if url.endswith(".xlsx"):
+            rows = xlsx_rows(response.content)
+            texts[url] = "\n".join(str(cell) for row in rows for cell in row if cell is not None)
+        elif url.endswith(".pdf"):
+            texts[url] = pdf_text(response.content)
+        else:
+            texts[url] = response.text
+    return texts
+
+
+async def _post_notice_through_http(services: Services, item: QueueItem) -> None:
+    """Move ``item`` onto public notice with the rightful users (made by the enrolment)."""
+    for user, action, fields in [
+        ("own-cun", "start_village_review", {}),
+        (
+            "own-cun",
+            "village_report",
+            {"home_visit": "on", "consent_confirmed": "on", "meeting_result": "通过"},
+        ),
+        ("own-xiang", "start_notice", {}),
+    ]:
+        async with client_for(services) as client:
+            csrf = await login(client, user)
+            response = await act(client, item.id or 0, csrf, action, **fields)
+            assert response.status_code == 303, response.text
+
+
+async def test_one_cadres_lockout_does_not_lock_the_shared_office_address(
+    services: Services,
+) -> None:
+    add_user(services, "cun", Role.VILLAGE, VILLAGE_A)
+    add_user(services, "xiang", Role.TOWNSHIP, "gangkou")
+    async with client_for(services) as client:  # every client comes from 10.0.0.1
+        csrf = csrf_of((await client.get("/cadre/login")).text)
+        for _ in range(6):
+            response = await client.post(
+                "/cadre/login", data={"username": "cun", "password": "wrong", "csrf_token": csrf}
+            )
+        assert response.status_code == 429
+    async with client_for(services) as colleague:
+        await login(colleague, "xiang")
+        assert (await colleague.get("/cadre/")).status_code == 200
 
 
 def _assert_untouched(services: Services, item: QueueItem) -> None:
@@ -284,3 +374,51 @@ async def test_client_helper_is_real_http(services: Services) -> None:
     async with client_for(services) as client:
         response = await client.get("/healthz")
     assert isinstance(response, httpx.Response) and response.json()["ok"] is True
+
+
+def _is_error_page(response: httpx.Response, status: int, text: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert '"detail"' not in response.text and text in response.text, response.text
+    assert "<!doctype html>" in response.text
+
+
+async def test_refusals_are_polite_html_pages_in_the_users_language(services: Services) -> None:
+    item = apply_by_chat(services, sender="auth-6")
+    add_user(services, "cun", Role.VILLAGE, VILLAGE_B)
+    add_user(services, "en-cun", Role.VILLAGE, VILLAGE_B, language="en")
+    add_user(services, "ops", Role.OPERATOR, "gangkou")
+    async with client_for(services) as client:
+        logged_out = await client.post(f"/cadre/items/{item.id}/act", data={"action": "x"})
+        _is_error_page(logged_out, 401, "请先登录")
+        assert 'href="/cadre/login"' in logged_out.text
+        csrf = await login(client, "cun")
+        outside = await client.get(f"/cadre/items/{item.id}")
+        _is_error_page(outside, 404, "不在您的辖区内")
+        assert 'href="/cadre/"' in outside.text and "返回待办队列" in outside.text
+        assert "王大山" not in outside.text
+        reveal = await client.post(f"/cadre/items/{item.id}/reveal/id", data={"csrf_token": csrf})
+        _is_error_page(reveal, 404, "不在您的辖区内")
+        forged = await client.post(
+            f"/cadre/items/{item.id}/act", data={"action": "withdraw", "csrf_token": "forged"}
+        )
+        _is_error_page(forged, 403, "页面已经过期")
+        not_a_number = await client.get("/cadre/items/abc")
+        _is_error_page(not_a_number, 422, "没有办理")
+        village = await client.get("/cadre/exports/roster.xlsx", params={"village": VILLAGE_A})
+        _is_error_page(village, 404, "不在您的辖区内")
+    async with client_for(services) as client:
+        await login(client, "en-cun")
+        outside = await client.get(f"/cadre/items/{item.id}")
+        _is_error_page(outside, 404, "outside your area")
+        assert "Back to the queue" in outside.text and 'lang="en"' in outside.text
+    async with client_for(services) as client:
+        await login(client, "ops")
+        exports = await client.get("/cadre/exports")
+        _is_error_page(exports, 403, "您的角色不能做这件事")
+    async with client_for(services) as client:
+        elsewhere = await client.get("/no-such-page")
+        assert elsewhere.status_code == 404 and elsewhere.json() == {"detail": "Not Found"}
+        redirect = await client.get(f"/cadre/items/{item.id}")
+        assert redirect.status_code == 303 and redirect.headers["location"] == "/cadre/login"
+    _assert_untouched(services, item)

@@ -255,3 +255,14 @@ def test_known_years_do_not_warn(
 )
 def test_add_calendar_days(start: datetime, days: int, expected: datetime) -> None:
     assert add_calendar_days(start, days) == expected
+
+
+def test_which_years_are_estimates(calendar: WorkdayCalendar) -> None:
+    assert calendar.knows_year(2026) and calendar.knows_year(2025)
+    assert not calendar.knows_year(2027) and not calendar.knows_year(2031)
+    assert calendar.estimated_year(date(2026, 12, 31)) is None
+    assert calendar.estimated_year(date(2027, 1, 5)) == 2027
+    assert calendar.estimated_year(calendar.end_of_working_day(datetime(2026, 12, 31), 3)) == 2027
+    # 2027-01-01 01:00 in Beijing is still 2026 in UTC: the local date decides.
+    assert calendar.estimated_year(datetime(2026, 12, 31, 17, 0, tzinfo=UTC)) == 2027
+    assert calendar.estimated_year(None) is None

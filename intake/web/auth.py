@@ -2,10 +2,12 @@
 
 The session is a signed cookie (itsdangerous, HMAC-SHA1 over a JSON payload with a
 timestamp; ``HttpOnly``, ``SameSite=Lax``, ``Secure`` when configured) holding the user
-id, the user's ``session_epoch`` and a random CSRF token. Nothing is kept server-side:
-disabling a user or resetting their password bumps the epoch, which ends every older
-session at its next request. Every form carries the CSRF token (and htmx sends it as the
-``X-CSRF-Token`` header); a POST without the session's own token is refused with 403.
+id, the user's ``session_epoch`` and a random CSRF token. No session is stored
+server-side, only the epoch on the user's row: logging out, disabling a user or resetting
+their password bumps it, which ends every older session (a copied cookie too, and the
+user's sessions on other devices) at its next request. Every form carries the CSRF token
+(and htmx sends it as the ``X-CSRF-Token`` header); a POST without the session's own token
+is refused with 403.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ COOKIE = "hotline_cadre"
 MAX_AGE_SECONDS = 12 * 3600
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+CSRF_DETAIL = "CSRF token missing or wrong"
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ async def check_csrf(request: Request, expected: str) -> None:
         value = form.get(CSRF_FIELD)
         given = value if isinstance(value, str) else None
     if not same_token(given, expected):
-        raise HTTPException(status_code=403, detail="CSRF token missing or wrong")
+        raise HTTPException(status_code=403, detail=CSRF_DETAIL)
 
 
 def client_address(request: Request) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import inspect
-
+from intake.attachments import Attachment
 from intake.crypto import FieldCipher
 from intake.db import Database
 from intake.notices import NoticePoster
@@ -15,6 +14,9 @@ from intake.policy import Policy
 from intake.queue import QueueItem
 from intake.users import Throttle
 from intake.workdays import WorkdayCalendar
+
+#: Fetches a kept file from its channel: ``(content, mime type)``.
+OpenAttachment = Callable[[Attachment], Awaitable[tuple[bytes, str | None]]]
 
 
 @dataclass
@@ -31,16 +33,9 @@ class WebDeps:
     #: Writes an applicant's notice to the outbox (None: notices are not sent).
     post_notice: NoticePoster | None = None
     throttle: Throttle = field(default_factory=Throttle)
-    _tables: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)
-
-    def columns(self, table: str) -> frozenset[str]:
-        """The columns of ``table`` (empty if there is no such table); asked once per table,
-        since migrations run before the app starts."""
-        if table not in self._tables:
-            inspector = inspect(self.db.engine)
-            found = inspector.get_columns(table) if inspector.has_table(table) else []
-            self._tables[table] = frozenset(str(c["name"]) for c in found)
-        return self._tables[table]
+    #: Per channel (``telegram``…), how to fetch a file kept from it. A channel without
+    #: one (no bot configured) gets no link on the item page: its files stay with it.
+    attachment_openers: dict[str, OpenAttachment] = field(default_factory=dict)
 
     def policy_of(self, item: QueueItem) -> Policy:
         """The policy of the item's region (the first one if the region is unknown)."""

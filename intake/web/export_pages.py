@@ -24,6 +24,7 @@ from intake.users import Scope, User, link_chat
 from intake.web import auth
 from intake.web.auth import Viewer
 from intake.web.deps import WebDeps
+from intake.web.errors import route_class
 from intake.web.render import page
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -66,7 +67,13 @@ def _unit(deps: WebDeps, viewer: Viewer, village: str | None) -> str:
 
 
 def _record(
-    db: Session, viewer: Viewer, kind: str, village: str | None, count: int, at: datetime
+    db: Session,
+    viewer: Viewer,
+    kind: str,
+    village: str | None,
+    count: int,
+    at: datetime,
+    form: str = "xlsx",
 ) -> None:
     assert viewer.user.id is not None
     audit.record(
@@ -76,13 +83,13 @@ def _record(
         subject_kind="user",
         subject_id=viewer.user.id,
         at=at,
-        data={"export": kind, "village": village, "rows": count},
+        data={"export": kind, "village": village, "rows": count, "format": form},
     )
 
 
 def build_export_router(deps: WebDeps) -> APIRouter:
     """Routes under ``/cadre/exports``."""
-    router = APIRouter(prefix="/cadre", tags=["cadre"])
+    router = APIRouter(prefix="/cadre", tags=["cadre"], route_class=route_class(deps))
 
     def acting(request: Request) -> Viewer:
         viewer = auth.viewer(request, deps)
@@ -120,8 +127,10 @@ def build_export_router(deps: WebDeps) -> APIRouter:
     @router.get("/exports/notice", response_class=HTMLResponse)
     def notice_page(request: Request, viewer: Acting) -> Response:
         village = _village(request, viewer, deps)
-        with deps.db.read() as db:
-            rows = exports.notice_rows(db, viewer.scope, deps.policies, village)
+        now = deps.clock()
+        with deps.db.write() as db:  # the printable list is a download too: logged
+            rows = exports.notice_rows(db, viewer.scope, deps.policies, village, now=now)
+            _record(db, viewer, "notice", village, len(rows), now, "html")
         context = {
             "viewer": viewer,
             "rows": rows,
@@ -133,9 +142,10 @@ def build_export_router(deps: WebDeps) -> APIRouter:
     @router.get("/exports/notice.pdf")
     def notice_pdf(request: Request, viewer: Acting) -> Response:
         village = _village(request, viewer, deps)
+        now = deps.clock()
         with deps.db.write() as db:
-            rows = exports.notice_rows(db, viewer.scope, deps.policies, village)
-            _record(db, viewer, "notice", village, len(rows), deps.clock())
+            rows = exports.notice_rows(db, viewer.scope, deps.policies, village, now=now)
+            _record(db, viewer, "notice", village, len(rows), now, "pdf")
         unit = _unit(deps, viewer, village)
         title = f"{unit}防止返贫监测对象纳入公示"
         footer = _notice_footer(_hotline(deps, viewer))
@@ -151,7 +161,7 @@ def build_export_router(deps: WebDeps) -> APIRouter:
 
 def build_account_router(deps: WebDeps) -> APIRouter:
     """The account page: language and the chat account linked for the daily digest."""
-    router = APIRouter(prefix="/cadre", tags=["cadre"])
+    router = APIRouter(prefix="/cadre", tags=["cadre"], route_class=route_class(deps))
 
     def current(request: Request) -> Viewer:
         return auth.viewer(request, deps)

@@ -6,17 +6,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from intake import attachments
 from intake.applications import Application
 from intake.audit import AuditEvent, events_for
 from intake.callbacks import CallbackRequest
 from intake.crypto import FieldCipherError
 from intake.households import Household
 from intake.identity import mask_id_number, mask_phone
-from intake.procedure import Enrollment, Transition, available
-from intake.queue import QueueItem
+from intake.procedure import Enrollment, Transition, available, estimated_deadline_year
+from intake.queue import CLOSED_STATUSES, QueueItem
 from intake.users import User
 from intake.web.auth import Viewer
 from intake.web.deps import WebDeps
@@ -40,6 +40,30 @@ ANSWER_FIELDS = (
 )
 
 
+@dataclass(frozen=True)
+class AttachmentView:
+    """One file filed with the item, as the page shows it (caption decrypted)."""
+
+    id: int
+    kind: str
+    file_name: str | None
+    caption: str | None
+    duration_seconds: int | None
+    size: int | None
+    needs_listening: bool
+    created_at: datetime
+    #: Whether the page links to the file itself (the channel can fetch it).
+    openable: bool
+
+    @property
+    def duration(self) -> str:
+        """The voice note's length as ``m:ss`` (empty if unknown)."""
+        if self.duration_seconds is None:
+            return ""
+        minutes, seconds = divmod(max(0, self.duration_seconds), 60)
+        return f"{minutes}:{seconds:02d}"
+
+
 @dataclass
 class ItemView:
     """Everything the item page shows."""
@@ -52,6 +76,12 @@ class ItemView:
     callback: CallbackRequest | None = None
     enrollment: Enrollment | None = None
     merged_into: QueueItem | None = None
+    #: The year whose holidays the deadline was counted without (an estimate), if any.
+    due_estimated_year: int | None = None
+    #: The household size the application itself gave (the household row holds the latest).
+    answered_size: Any = None
+    #: Other open items of the same household in the viewer's scope (likely duplicates).
+    same_household: list[QueueItem] = field(default_factory=list)
     masked_id: str | None = None
     masked_phone: str | None = None
     answers: list[tuple[str, Any]] = field(default_factory=list)
@@ -59,7 +89,7 @@ class ItemView:
     timeline: list[tuple[AuditEvent, str]] = field(default_factory=list)
     actions: list[Transition] = field(default_factory=list)
     risk_types: list[tuple[str, str]] = field(default_factory=list)
-    attachments: list[Any] = field(default_factory=list)
+    attachments: list[AttachmentView] = field(default_factory=list)
 
 
 def _safe_mask(deps: WebDeps, token: str | None, mask: Any) -> str | None:
@@ -90,6 +120,7 @@ def load_item_view(session: Session, deps: WebDeps, viewer: Viewer, item: QueueI
     ).first()
     if view.application is not None:
         _fill_application(session, deps, view, view.application)
+        view.same_household = _same_household(session, viewer, view.application)
     view.callback = session.exec(
         select(CallbackRequest).where(CallbackRequest.queue_item_id == item.id)
     ).first()
@@ -104,9 +135,9 @@ def load_item_view(session: Session, deps: WebDeps, viewer: Viewer, item: QueueI
     names = _actor_names(session, events)
     view.timeline = [(event, names.get(event.actor, event.actor)) for event in events]
     view.actions = available(item, viewer.scope)
+    view.due_estimated_year = estimated_deadline_year(item, deps.calendar)
     view.risk_types = [(rt.code, rt.name) for rt in deps.policy_of(item).risk_types]
-    if "queue_item_id" in deps.columns("attachment"):
-        view.attachments = _attachments(session, item.id)
+    view.attachments = [_attachment(deps, a) for a in attachments.for_item(session, item.id)]
     return view
 
 
@@ -115,6 +146,7 @@ def _fill_application(
 ) -> None:
     answers = application.answers or {}
     view.answers = [(name, answers[name]) for name in ANSWER_FIELDS if name in answers]
+    view.answered_size = answers.get("household_size")
     policy = deps.policy_of(view.item)
     for key, value in (answers.get("negative") or {}).items():
         entry = policy.negative_item(key)
@@ -126,12 +158,41 @@ def _fill_application(
         view.masked_phone = _safe_mask(deps, view.household.phone_cipher, mask_phone)
 
 
-def _attachments(session: Session, item_id: int) -> list[Any]:
-    """Attachments (voice notes, photos) of the item, from the ``attachment`` table."""
-    rows = session.execute(
-        text("SELECT * FROM attachment WHERE queue_item_id = :id ORDER BY id"), {"id": item_id}
+def _same_household(session: Session, viewer: Viewer, application: Application) -> list[QueueItem]:
+    """The household's other open items the viewer may see, oldest first."""
+    if application.household_id is None:
+        return []
+    query = (
+        select(QueueItem)
+        .join(Application, col(Application.queue_item_id) == col(QueueItem.id))
+        .where(
+            Application.household_id == application.household_id,
+            col(QueueItem.id) != application.queue_item_id,
+            col(QueueItem.status).not_in([s.value for s in CLOSED_STATUSES]),
+            viewer.scope.where(),
+        )
+        .order_by(col(QueueItem.id))
     )
-    return [dict(row._mapping) for row in rows]
+    return list(session.exec(query))
+
+
+def _attachment(deps: WebDeps, row: attachments.Attachment) -> AttachmentView:
+    assert row.id is not None
+    try:
+        caption = attachments.caption_of(row, deps.cipher)
+    except FieldCipherError:
+        caption = "?"
+    return AttachmentView(
+        id=row.id,
+        kind=row.kind,
+        file_name=row.file_name,
+        caption=caption,
+        duration_seconds=row.duration_seconds,
+        size=row.size,
+        needs_listening=row.needs_listening,
+        created_at=row.created_at,
+        openable=row.channel in deps.attachment_openers,
+    )
 
 
 def reveal_value(session: Session, deps: WebDeps, item: QueueItem, what: str) -> str | None:

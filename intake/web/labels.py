@@ -55,6 +55,7 @@ EVENT: Final = {
     "callback.requested": "cadre.event.callback.requested",
     "item.id_revealed": "cadre.event.item.id_revealed",
     "item.phone_revealed": "cadre.event.item.phone_revealed",
+    "item.attachment_opened": "cadre.event.item.attachment_opened",
     "procedure.start_village_review": "cadre.event.procedure.start_village_review",
     "procedure.village_report": "cadre.event.procedure.village_report",
     "procedure.return_to_village": "cadre.event.procedure.return_to_village",
@@ -70,6 +71,7 @@ EVENT: Final = {
 FACT: Final = {
     "home_visit": "cadre.fact.home_visit",
     "consent_confirmed": "cadre.fact.consent_confirmed",
+    "applicant_asked": "cadre.fact.applicant_asked",
     "meeting_result": "cadre.fact.meeting_result",
     "risk_codes": "cadre.fact.risk_codes",
     "reason_detail": "cadre.fact.reason_detail",
@@ -117,7 +119,13 @@ ERROR: Final = {
     "missing_fact": "cadre.error.missing_fact",
     "bad_date": "cadre.error.bad_date",
     "bad_merge": "cadre.error.bad_merge",
+    "merge_closed": "cadre.error.merge_closed",
     "notice_running": "cadre.error.notice_running",
+}
+ATTACHMENT: Final = {
+    "photo": "cadre.attachment.photo",
+    "document": "cadre.attachment.document",
+    "voice": "cadre.attachment.voice",
 }
 LOGIN: Final = {"invalid": "cadre.login.invalid", "throttled": "cadre.login.throttled"}
 
@@ -133,4 +141,5 @@ FAMILIES: Final = {
     "recommendation": RECOMMENDATION,
     "error": ERROR,
     "login": LOGIN,
+    "attachment": ATTACHMENT,
 }

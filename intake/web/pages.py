@@ -8,6 +8,7 @@ the item exists.
 
 # No ``from __future__ import annotations``: FastAPI must see the local Annotated aliases.
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -16,26 +17,30 @@ from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
 from intake import audit
+from intake.attachments import Attachment
 from intake.notices import notice_sink
 from intake.procedure import ProcedureError, apply
 from intake.queue import ItemKind, ItemStatus, QueueItem
-from intake.users import User, authenticate
+from intake.users import User, authenticate, end_sessions
 from intake.web import auth
 from intake.web.auth import Viewer
 from intake.web.deps import WebDeps
+from intake.web.errors import route_class
+from intake.web.files import file_response
 from intake.web.item_view import load_item_view, reveal_value
 from intake.web.labels import ERROR
 from intake.web.queue_view import Filters, queue_page
 from intake.web.render import page, translator
 
+logger = logging.getLogger(__name__)
 _ERROR_STATUS = {"forbidden": 403, "out_of_scope": 404, "illegal": 409, "notice_running": 409}
-_FACTS = ("home_visit", "consent_confirmed", "meeting_result", "helper", "measures")
-_FACTS_MORE = ("measures_due", "reason_detail", "merge_into")
+_FACTS = ("home_visit", "consent_confirmed", "applicant_asked", "meeting_result", "helper")
+_FACTS_MORE = ("measures", "measures_due", "reason_detail", "merge_into")
 
 
 def build_router(deps: WebDeps) -> APIRouter:
     """The cadre pages' routes under ``/cadre``."""
-    router = APIRouter(prefix="/cadre", tags=["cadre"])
+    router = APIRouter(prefix="/cadre", tags=["cadre"], route_class=route_class(deps))
 
     def current(request: Request) -> Viewer:
         return auth.viewer(request, deps)
@@ -56,6 +61,7 @@ def build_router(deps: WebDeps) -> APIRouter:
     @router.post("/logout")
     async def logout(request: Request, viewer: Current) -> Response:
         await auth.check_csrf(request, viewer.csrf)
+        await run_in_threadpool(_logout, deps, viewer)
         response = RedirectResponse("/cadre/login", status_code=303)
         response.delete_cookie(auth.COOKIE, path="/")
         return response
@@ -66,11 +72,18 @@ def build_router(deps: WebDeps) -> APIRouter:
         filters = Filters.parse(request.query_params, {code for code, _ in villages})
         with deps.db.read() as db:
             data = queue_page(db, viewer.scope, filters, now=deps.clock(), calendar=deps.calendar)
-        partial = request.headers.get("HX-Request") == "true"
+        # htmx asks for the list alone, except when it restores history after "back": then
+        # (HX-History-Restore-Request) it replaces the whole page with what it gets.
+        partial = (
+            request.headers.get("HX-Request") == "true"
+            and request.headers.get("HX-History-Restore-Request") != "true"
+        )
         context = _queue_context(deps, viewer, data, villages)
-        return page(
+        response = page(
             request, "_queue_rows.html" if partial else "queue.html", viewer.locale, context
         )
+        response.headers["Vary"] = "HX-Request, HX-History-Restore-Request"
+        return response
 
     @router.get("/items/{item_id}", response_class=HTMLResponse)
     def item_page(request: Request, item_id: int, viewer: Current) -> Response:
@@ -84,6 +97,23 @@ def build_router(deps: WebDeps) -> APIRouter:
         value = await run_in_threadpool(_reveal, deps, viewer, item_id, what)
         context = {"value": value or "", "what": what}
         return page(request, "_revealed.html", viewer.locale, context)
+
+    @router.get("/items/{item_id}/attachments/{attachment_id}")
+    async def attachment_file(
+        request: Request, item_id: int, attachment_id: int, viewer: Current
+    ) -> Response:
+        if not viewer.scope.can_act:  # like full ID numbers: a photo may show an ID card
+            raise HTTPException(status_code=404)
+        row = await run_in_threadpool(_opened, deps, viewer, item_id, attachment_id)
+        opener = deps.attachment_openers[row.channel]
+        try:
+            content, mime = await opener(row)
+        except Exception as error:
+            logger.warning(
+                "could not fetch attachment %s from %s: %s", row.id, row.channel, type(error)
+            )
+            raise HTTPException(status_code=502, detail="the channel gave no file") from None
+        return file_response(row, content, mime)
 
     @router.post("/items/{item_id}/act")
     async def act(request: Request, item_id: int, viewer: Current) -> Response:
@@ -112,6 +142,13 @@ async def _login(request: Request, deps: WebDeps) -> Response:
     return page(request, "login.html", "zh_CN", context, status_code=status)
 
 
+def _logout(deps: WebDeps, viewer: Viewer) -> None:
+    """End the session on the server too: the cookie's epoch is no longer the user's."""
+    assert viewer.user.id is not None
+    with deps.db.write() as db:
+        end_sessions(db, viewer.user.id, now=deps.clock())
+
+
 def _authenticate(deps: WebDeps, username: str, password: str, client: str) -> User | str:
     with deps.db.write() as db:
         return authenticate(
@@ -134,6 +171,27 @@ def _reveal(deps: WebDeps, viewer: Viewer, item_id: int, what: str) -> str | Non
             at=deps.clock(),
         )
     return value
+
+
+def _opened(deps: WebDeps, viewer: Viewer, item_id: int, attachment_id: int) -> Attachment:
+    """The item's attachment, its opening recorded in the item's timeline; 404 otherwise."""
+    with deps.db.write() as db:
+        item = _scoped_item(db, viewer, item_id)
+        row = db.get(Attachment, attachment_id)
+        openable = row is not None and row.channel in deps.attachment_openers
+        if row is None or row.queue_item_id != item.id or not openable:
+            raise HTTPException(status_code=404, detail="no such attachment")
+        assert item.id is not None and viewer.user.id is not None
+        audit.record(
+            db,
+            actor=audit.user_actor(viewer.user.id),
+            action="item.attachment_opened",
+            subject_kind="queue_item",
+            subject_id=item.id,
+            at=deps.clock(),
+            data={"attachment": row.id, "kind": row.kind},
+        )
+    return row
 
 
 def _scoped_item(db: Session, viewer: Viewer, item_id: int, *, lock: bool = False) -> QueueItem:

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import Session, col, select
 
 from intake.applications import Application
+from intake.procedure import estimated_deadline_year
 from intake.queue import CLOSED_STATUSES, ItemKind, ItemStatus, QueueItem
 from intake.users import Scope
 from intake.workdays import WorkdayCalendar
@@ -81,6 +82,8 @@ class Row:
     head_name: str | None
     overdue: bool
     due_soon: bool
+    #: The year whose holidays the deadline was counted without (an estimate), if any.
+    estimated_year: int | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ def queue_page(
             head_name,
             overdue=_open(item) and item.due_at is not None and item.due_at < now,
             due_soon=_open(item) and item.due_at is not None and now <= item.due_at <= soon,
+            estimated_year=estimated_deadline_year(item, calendar),
         )
         for item, head_name in found[:page_size]
     ]

@@ -1,7 +1,7 @@
 """cadre accounts, enrolments, queue filter columns and indexes
 
 Revision ID: 0003_cadre
-Revises: 0001
+Revises: 0002_attachments
 Create Date: 2026-11-25 11:30:00
 
 Hand-written for both SQLite and PostgreSQL: the cadre pages' users and login throttle,
@@ -20,7 +20,7 @@ from alembic import op
 import intake.columns
 
 revision: str = "0003_cadre"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_attachments"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
