@@ -116,8 +116,10 @@ async def test_without_an_opener_for_the_channel_no_link_is_shown(services: Serv
         await login(client, "cun")
         page = (await client.get(f"/cadre/items/{item.id}")).text
         assert "待听取" in page and "附言: 住院发票" in page
-        assert "/attachments/" not in page and "<audio" not in page
-        first = _ids(services, item)[0]
+        ids = _ids(services, item)
+        assert not any(f'/attachments/{i}"' in page for i in ids), "no link opens a file"
+        assert "<audio" not in page
+        first = ids[0]
         refused = await client.get(f"/cadre/items/{item.id}/attachments/{first}")
         assert refused.status_code == 404
 
@@ -225,3 +227,32 @@ def test_a_file_sent_to_the_telegram_bot_opens_on_the_item_page(
         in response.headers["content-disposition"]
     )
     assert telegram_api.calls_for("getFile")
+
+
+async def test_a_cadre_marks_a_voice_note_listened_once_and_in_scope(services: Services) -> None:
+    _files(services, "a-9")
+    item = apply_by_chat(services, sender="a-9")
+    add_user(services, "cun", Role.VILLAGE, VILLAGE_A)
+    add_user(services, "other", Role.VILLAGE, VILLAGE_B)
+    voice = _ids(services, item)[2]
+    url = f"/cadre/items/{item.id}/attachments/{voice}/listened"
+    async with _client(_app(services, [])) as client:
+        csrf = await login(client, "other")
+        outside = await client.post(url, data={"csrf_token": csrf})
+        assert outside.status_code == 404
+    async with _client(_app(services, [])) as client:
+        csrf = await login(client, "cun")
+        forged = await client.post(url, data={"csrf_token": "forged"})
+        assert forged.status_code == 403
+        page = (await client.get(f"/cadre/items/{item.id}")).text
+        assert f'action="{url}"' in page
+        for _ in range(2):
+            done = await client.post(url, data={"csrf_token": csrf})
+            assert done.status_code == 303
+        page = (await client.get(f"/cadre/items/{item.id}")).text
+    assert "待听取" not in page and "听取了语音" in page
+    with services.db.read() as db:
+        row = db.get(Attachment, voice)
+        events = db.exec(select(AuditEvent).where(AuditEvent.action == "item.voice_listened")).all()
+    assert row is not None and row.needs_listening is False
+    assert len(events) == 1 and events[0].subject_id == item.id

@@ -56,6 +56,7 @@ EVENT: Final = {
     "item.id_revealed": "cadre.event.item.id_revealed",
     "item.phone_revealed": "cadre.event.item.phone_revealed",
     "item.attachment_opened": "cadre.event.item.attachment_opened",
+    "item.voice_listened": "cadre.event.item.voice_listened",
     "procedure.start_village_review": "cadre.event.procedure.start_village_review",
     "procedure.village_report": "cadre.event.procedure.village_report",
     "procedure.return_to_village": "cadre.event.procedure.return_to_village",

@@ -115,6 +115,16 @@ def build_router(deps: WebDeps) -> APIRouter:
             raise HTTPException(status_code=502, detail="the channel gave no file") from None
         return file_response(row, content, mime)
 
+    @router.post("/items/{item_id}/attachments/{attachment_id}/listened")
+    async def listened(
+        request: Request, item_id: int, attachment_id: int, viewer: Current
+    ) -> Response:
+        await auth.check_csrf(request, viewer.csrf)
+        if not viewer.scope.can_act:
+            raise HTTPException(status_code=404)
+        await run_in_threadpool(_listened, deps, viewer, item_id, attachment_id)
+        return RedirectResponse(f"/cadre/items/{item_id}#attachments", status_code=303)
+
     @router.post("/items/{item_id}/act")
     async def act(request: Request, item_id: int, viewer: Current) -> Response:
         await auth.check_csrf(request, viewer.csrf)
@@ -192,6 +202,29 @@ def _opened(deps: WebDeps, viewer: Viewer, item_id: int, attachment_id: int) -> 
             data={"attachment": row.id, "kind": row.kind},
         )
     return row
+
+
+def _listened(deps: WebDeps, viewer: Viewer, item_id: int, attachment_id: int) -> None:
+    """A cadre listened to a voice note: the 待听取 mark goes, the timeline says who."""
+    with deps.db.write() as db:
+        item = _scoped_item(db, viewer, item_id)
+        row = db.get(Attachment, attachment_id)
+        if row is None or row.queue_item_id != item.id:
+            raise HTTPException(status_code=404, detail="no such attachment")
+        if not row.needs_listening:
+            return  # a second click (or a second cadre) changes nothing
+        row.needs_listening = False
+        db.add(row)
+        assert item.id is not None and viewer.user.id is not None
+        audit.record(
+            db,
+            actor=audit.user_actor(viewer.user.id),
+            action="item.voice_listened",
+            subject_kind="queue_item",
+            subject_id=item.id,
+            at=deps.clock(),
+            data={"attachment": row.id},
+        )
 
 
 def _scoped_item(db: Session, viewer: Viewer, item_id: int, *, lock: bool = False) -> QueueItem:
