@@ -171,15 +171,7 @@ def _reveal(deps: WebDeps, viewer: Viewer, item_id: int, what: str) -> str | Non
     with deps.db.write() as db:
         item = _scoped_item(db, viewer, item_id)
         value = reveal_value(db, deps, item, what)
-        assert item.id is not None and viewer.user.id is not None
-        audit.record(
-            db,
-            actor=audit.user_actor(viewer.user.id),
-            action=f"item.{what}_revealed",
-            subject_kind="queue_item",
-            subject_id=item.id,
-            at=deps.clock(),
-        )
+        _on_timeline(db, deps, viewer, item, f"item.{what}_revealed")
     return value
 
 
@@ -191,16 +183,8 @@ def _opened(deps: WebDeps, viewer: Viewer, item_id: int, attachment_id: int) -> 
         openable = row is not None and row.channel in deps.attachment_openers
         if row is None or row.queue_item_id != item.id or not openable:
             raise HTTPException(status_code=404, detail="no such attachment")
-        assert item.id is not None and viewer.user.id is not None
-        audit.record(
-            db,
-            actor=audit.user_actor(viewer.user.id),
-            action="item.attachment_opened",
-            subject_kind="queue_item",
-            subject_id=item.id,
-            at=deps.clock(),
-            data={"attachment": row.id, "kind": row.kind},
-        )
+        data = {"attachment": row.id, "kind": row.kind}
+        _on_timeline(db, deps, viewer, item, "item.attachment_opened", data)
     return row
 
 
@@ -215,16 +199,28 @@ def _listened(deps: WebDeps, viewer: Viewer, item_id: int, attachment_id: int) -
             return  # a second click (or a second cadre) changes nothing
         row.needs_listening = False
         db.add(row)
-        assert item.id is not None and viewer.user.id is not None
-        audit.record(
-            db,
-            actor=audit.user_actor(viewer.user.id),
-            action="item.voice_listened",
-            subject_kind="queue_item",
-            subject_id=item.id,
-            at=deps.clock(),
-            data={"attachment": row.id},
-        )
+        _on_timeline(db, deps, viewer, item, "item.voice_listened", {"attachment": row.id})
+
+
+def _on_timeline(
+    db: Session,
+    deps: WebDeps,
+    viewer: Viewer,
+    item: QueueItem,
+    action: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Record what this user did with the item in its timeline (the audit log)."""
+    assert item.id is not None and viewer.user.id is not None
+    audit.record(
+        db,
+        actor=audit.user_actor(viewer.user.id),
+        action=action,
+        subject_kind="queue_item",
+        subject_id=item.id,
+        at=deps.clock(),
+        data=data,
+    )
 
 
 def _scoped_item(db: Session, viewer: Viewer, item_id: int, *, lock: bool = False) -> QueueItem:
