@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -314,6 +315,7 @@ def run(backend: str, items: int, requests: int) -> None:
             with admin.connect() as conn:
                 conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
             admin.dispose()
+        shutil.rmtree(work, ignore_errors=True)  # the SQLite file alone is ~350 MB
 
 
 def main(argv: list[str] | None = None) -> None:
