@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -105,17 +106,38 @@ def peak_rss_mb(pid: int) -> float:
 
 
 async def drive(
-    url: str, villagers: int, concurrency: int, signed: bool
+    url: str,
+    villagers: int,
+    concurrency: int,
+    signed: bool,
+    rate: float | None = None,
+    prefix: str = "b",
 ) -> tuple[list[float], float, bool]:
+    """Every villager sends their messages in order, at most ``concurrency`` in flight.
+
+    Without ``rate`` the load is closed: a new request starts as soon as one ends, so the
+    server is saturated and latency is simply ``concurrency / throughput`` (Little's law).
+    With ``rate`` requests start at most ``rate`` per second (an open load), which measures
+    the latency a villager sees while the service is busy but keeping up.
+    """
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
     completed = True
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    next_start = time.perf_counter()
+
+    async def paced() -> None:
+        nonlocal next_start
+        if rate is None:
+            return
+        slot = max(next_start, time.perf_counter())
+        next_start = slot + 1 / rate
+        await asyncio.sleep(slot - time.perf_counter())
 
     async def villager(client: httpx.AsyncClient, n: int) -> None:
         nonlocal completed
         last: dict[str, Any] = {}
-        for message in script(f"b{n}", n):
+        for message in script(f"{prefix}{n}", n):
             body = json.dumps(message, ensure_ascii=False).encode()
             headers = {"content-type": "application/json"}
             if signed:
@@ -123,6 +145,7 @@ async def drive(
                 headers.update(
                     {"x-hotline-timestamp": stamp, "x-hotline-signature": sign(SECRET, stamp, body)}
                 )
+            await paced()
             async with gate:
                 started = time.perf_counter()
                 response = await client.post(url, content=body, headers=headers)
@@ -157,6 +180,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--villagers", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--open-rate", type=float, default=100.0, help="messages/s of the open-load latency run"
+    )
+    parser.add_argument("--open-villagers", type=int, default=300)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
     env = {
@@ -183,6 +210,17 @@ def main() -> None:
             )
         )
         service_rate = report("hotline webhook", latencies, elapsed, peak_rss_mb(service.pid))
+        latencies, elapsed, _ = asyncio.run(
+            drive(
+                f"http://127.0.0.1:{port}/channels/webhook",
+                args.open_villagers,
+                args.concurrency,
+                True,
+                rate=args.open_rate,
+                prefix="o",
+            )
+        )
+        report(f"  open load {args.open_rate:.0f}/s", latencies, elapsed, peak_rss_mb(service.pid))
     finally:
         service.terminate()
         service.wait(timeout=30)
@@ -218,6 +256,7 @@ def main() -> None:
         f"service throughput = {100 * service_rate / floor_rate:.0f}% of the floor; "
         f"every villager got a tracking code: {ok}"
     )
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,10 @@ def store(
     The unique constraint still guards a race between two workers: the loser's commit
     raises ``IntegrityError``, which the caller treats as a redelivery.
     """
-    if find(session, channel, external_id) is not None:
+    seen = select(InboundMessage.id).where(
+        InboundMessage.channel == channel, InboundMessage.external_id == external_id
+    )
+    if session.exec(seen).first() is not None:
         return None
     row = InboundMessage(
         channel=channel,

@@ -11,6 +11,8 @@ from bot.engine import Session as DialogState
 from intake.columns import utc_column
 from intake.crypto import FieldCipher
 
+_LOADED = "dialog_rows_loaded"
+
 
 class DialogSession(SQLModel, table=True):
     """Where a contact stands in a conversation (encrypted: answers hold ID numbers)."""
@@ -28,6 +30,9 @@ def load_state(session: Session, contact_id: int, cipher: FieldCipher) -> Dialog
     row = session.get(DialogSession, contact_id)
     if row is None:
         return None
+    # The identity map holds clean rows weakly: keep this one for save_state in the same
+    # transaction, or it is loaded a second time.
+    session.info.setdefault(_LOADED, {})[contact_id] = row
     return DialogState.from_json(json.loads(cipher.decrypt(row.data)))
 
 
@@ -42,7 +47,9 @@ def save_state(
 ) -> None:
     """Store the state; it is kept a while past its expiry so we can say it expired."""
     data = cipher.encrypt(json.dumps(state.to_json(), ensure_ascii=False))
-    row = session.get(DialogSession, contact_id)
+    row = session.info.get(_LOADED, {}).pop(contact_id, None) or session.get(
+        DialogSession, contact_id
+    )
     if row is None:
         row = DialogSession(contact_id=contact_id, data=data, updated_at=now, expires_at=now + ttl)
     row.data, row.updated_at, row.expires_at = data, now, now + ttl
