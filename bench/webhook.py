@@ -117,7 +117,8 @@ async def drive(
 
     Without ``rate`` the load is closed: a new request starts as soon as one ends, so the
     server is saturated and latency is simply ``concurrency / throughput`` (Little's law).
-    With ``rate`` requests start at most ``rate`` per second (an open load), which measures
+    With ``rate`` villagers arrive one after another and requests start at most ``rate`` per
+    second (an open load, every step of the dialog in the mix at once, as in real traffic):
     the latency a villager sees while the service is busy but keeping up.
     """
     gate = asyncio.Semaphore(concurrency)
@@ -134,10 +135,26 @@ async def drive(
         next_start = slot + 1 / rate
         await asyncio.sleep(slot - time.perf_counter())
 
+    async def post(
+        client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]
+    ) -> httpx.Response:
+        # A kept-alive connection the server closed as we reused it: send again (the
+        # webhook is idempotent by message id, so a resend changes nothing).
+        for attempt in range(3):
+            try:
+                return await client.post(url, content=body, headers=headers)
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
     async def villager(client: httpx.AsyncClient, n: int) -> None:
         nonlocal completed
         last: dict[str, Any] = {}
-        for message in script(f"{prefix}{n}", n):
+        messages = script(f"{prefix}{n}", n)
+        if rate is not None:  # villagers arrive one after another, not all at the first step
+            await asyncio.sleep(n * len(messages) / rate)
+        for message in messages:
             body = json.dumps(message, ensure_ascii=False).encode()
             headers = {"content-type": "application/json"}
             if signed:
@@ -148,7 +165,7 @@ async def drive(
             await paced()
             async with gate:
                 started = time.perf_counter()
-                response = await client.post(url, content=body, headers=headers)
+                response = await post(client, url, body, headers)
                 latencies.append(time.perf_counter() - started)
             response.raise_for_status()
             last = response.json()
