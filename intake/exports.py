@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -140,16 +140,14 @@ def roster_rows(
     village: str | None = None,
 ) -> list[list[Any]]:
     """The roster's rows (序号 … 包抓干部) for the enrolled households in scope."""
-    places = _places(policies)
-    return [
-        [
-            *_household_cells(n, item, household, cipher, places),
-            _risk_names(enrollment.risk_codes, policies),
-            enrollment.reason_detail or "",
-            enrollment.helper_name,
-        ]
-        for n, (item, enrollment, household) in enumerate(_enrolled(session, scope, village), 1)
-    ]
+    return _enrolled_rows(
+        session,
+        scope,
+        cipher,
+        policies,
+        village,
+        lambda e: [e.reason_detail or "", e.helper_name],
+    )
 
 
 def measures_rows(
@@ -160,14 +158,35 @@ def measures_rows(
     village: str | None = None,
 ) -> list[list[Any]]:
     """The measures ledger's rows (序号 … 包抓干部) for the enrolled households in scope."""
+    return _enrolled_rows(
+        session,
+        scope,
+        cipher,
+        policies,
+        village,
+        lambda e: [
+            e.measures or "",
+            e.measures_due.isoformat() if e.measures_due else "",
+            e.helper_name,
+        ],
+    )
+
+
+def _enrolled_rows(
+    session: Session,
+    scope: Scope,
+    cipher: FieldCipher,
+    policies: dict[str, Policy],
+    village: str | None,
+    tail: Callable[[Enrollment], list[Any]],
+) -> list[list[Any]]:
+    """One row per enrolled household: its cells, the risk types, then ``tail``'s cells."""
     places = _places(policies)
     return [
         [
             *_household_cells(n, item, household, cipher, places),
             _risk_names(enrollment.risk_codes, policies),
-            enrollment.measures or "",
-            enrollment.measures_due.isoformat() if enrollment.measures_due else "",
-            enrollment.helper_name,
+            *tail(enrollment),
         ]
         for n, (item, enrollment, household) in enumerate(_enrolled(session, scope, village), 1)
     ]
