@@ -113,6 +113,16 @@ def services(settings: Settings, clock: FakeClock) -> Iterator[Services]:
     built.db.dispose()
 
 
+@pytest.fixture
+def cli_env(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The environment a ``hotline`` command sees, pointed at the test database."""
+    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("HOTLINE_DATABASE_URL", database_url)
+    monkeypatch.setenv("HOTLINE_SECRET_KEY", TEST_SECRET)
+    monkeypatch.chdir(tmp_path)
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """``--update-transcripts`` rewrites the golden dialog transcripts from a fresh run."""
     parser.addoption(

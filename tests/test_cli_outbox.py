@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-from conftest import TEST_SECRET
 from sqlmodel import col, select
 from typer.testing import CliRunner
 
@@ -15,15 +11,6 @@ from bot.services import build_services
 from notifications.outbox import OutboxMessage, OutboxStatus, enqueue
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def env(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("HOTLINE_DATABASE_URL", database_url)
-    monkeypatch.setenv("HOTLINE_SECRET_KEY", TEST_SECRET)
-    monkeypatch.chdir(tmp_path)
-    return Settings(_env_file=None)  # type: ignore[call-arg]
 
 
 def rows_in(settings: Settings, statuses: dict[str, OutboxStatus]) -> dict[str, int]:
@@ -42,9 +29,9 @@ def rows_in(settings: Settings, statuses: dict[str, OutboxStatus]) -> dict[str, 
     return ids
 
 
-def test_list_shows_only_what_needs_a_look_and_resend_queues_a_copy(env: Settings) -> None:
+def test_list_shows_only_what_needs_a_look_and_resend_queues_a_copy(cli_env: Settings) -> None:
     ids = rows_in(
-        env,
+        cli_env,
         {
             "走访提醒甲": OutboxStatus.UNKNOWN,
             "走访提醒乙": OutboxStatus.FAILED,
@@ -61,7 +48,7 @@ def test_list_shows_only_what_needs_a_look_and_resend_queues_a_copy(env: Setting
 
     done = runner.invoke(cli, ["outbox", "resend", str(ids["走访提醒甲"])])
     assert done.exit_code == 0, done.output
-    services = build_services(env)
+    services = build_services(cli_env)
     with services.db.read() as db:
         rows = db.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
     services.db.dispose()
@@ -79,6 +66,6 @@ def test_list_shows_only_what_needs_a_look_and_resend_queues_a_copy(env: Setting
     assert bad.exit_code == 2
 
 
-def test_an_empty_outbox_says_so(env: Settings) -> None:
+def test_an_empty_outbox_says_so(cli_env: Settings) -> None:
     result = runner.invoke(cli, ["outbox", "list"])
     assert result.exit_code == 0 and "nothing to look at" in result.output

@@ -7,28 +7,20 @@ from pathlib import Path
 
 import pytest
 from cadre_support import PASSWORD, VILLAGE_A
-from conftest import TEST_SECRET
 from typer.testing import CliRunner
 
 from bot.cli import app as cli
+from bot.config import Settings
 
 runner = CliRunner()
 
 
-@pytest.fixture
-def env(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("HOTLINE_DATABASE_URL", database_url)
-    monkeypatch.setenv("HOTLINE_SECRET_KEY", TEST_SECRET)
-    monkeypatch.chdir(tmp_path)
-
-
-def test_an_empty_list_says_how_to_add_someone(env: None) -> None:
+def test_an_empty_list_says_how_to_add_someone(cli_env: Settings) -> None:
     result = runner.invoke(cli, ["user", "list"])
     assert result.exit_code == 0 and "hotline user add" in result.output
 
 
-def test_a_wrong_place_shows_no_password_and_names_the_codes(env: None) -> None:
+def test_a_wrong_place_shows_no_password_and_names_the_codes(cli_env: Settings) -> None:
     result = runner.invoke(
         cli, ["user", "add", "cun", "--role", "village", "--place", "柏岭村", "--generate"]
     )
@@ -39,7 +31,7 @@ def test_a_wrong_place_shows_no_password_and_names_the_codes(env: None) -> None:
     assert "cun\t" not in listing
 
 
-def test_a_generated_password_is_shown_once_the_account_exists(env: None) -> None:
+def test_a_generated_password_is_shown_once_the_account_exists(cli_env: Settings) -> None:
     result = runner.invoke(
         cli, ["user", "add", "cun", "--role", "village", "--place", VILLAGE_A, "--generate"]
     )

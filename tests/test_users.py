@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from cadre_support import PASSWORD, VILLAGE_A, VILLAGE_B, add_user
-from conftest import TEST_SECRET, FakeClock
+from conftest import FakeClock
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -166,15 +165,6 @@ def test_disable_and_reset(services: Services) -> None:
         ]
     assert again is not None and again.session_epoch == user.session_epoch + 2
     assert {"user.created", "user.disabled", "user.password_reset", "user.login"} <= set(actions)
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("HOTLINE_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("HOTLINE_DATABASE_URL", database_url)
-    monkeypatch.setenv("HOTLINE_SECRET_KEY", TEST_SECRET)
-    monkeypatch.chdir(tmp_path)
-    return Settings(_env_file=None)  # type: ignore[call-arg]
 
 
 def test_cli_add_list_link_disable_reset(cli_env: Settings) -> None:
