@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 #: How many slots a late sender may make up for.
 CATCH_UP = 2
+#: A channel with no send for this long was idle, not late: nothing to make up.
+IDLE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ class Pacer:
         self._global.add(now)
         spacing = self.limits.spacing
         late = now - self._next_slot
-        if late > 1.0:  # idle, not late: start an even stream
+        if late > IDLE_SECONDS:  # start an even stream
             self._next_slot = now + spacing
         else:
             self._next_slot = max(self._next_slot, now - CATCH_UP * spacing) + spacing
