@@ -2,9 +2,12 @@
 
 Sessions are plain JSON-able data; the caller stores them, performs the effects and
 renders the replies. Global words work at every step: 返回 (back), 重新开始 (restart),
-帮助 (help), 人工 (ask a cadre to call back) and 菜单 (menu). Buttons carry their step id,
-so a stale or double-tapped button never answers a later question; an empty message gets
-the question asked again.
+帮助 (help), 人工 / 转人工 / 打电话给我 (ask a cadre to call back) and 菜单 (menu); the words
+are data (``locales/*/intents.yaml``). Buttons carry their step id, so a stale or
+double-tapped button never answers a later question; an empty message gets the question
+asked again. A number read with some guessing ("四万多", "一个月500", "2.5" as a year's
+income) is confirmed before it is stored: the session keeps it as ``pending`` until the
+person says 对 or 不对 (:mod:`bot.understanding`).
 """
 
 from __future__ import annotations
@@ -14,41 +17,30 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import answering
+from bot import answering, understanding
+from bot.asking import CONFIRM_NO, CONFIRM_YES, GLOBAL_PREFIX, confirm_reply, render_step
 from bot.flow import (
-    NUMBER_UNITS,
     Answers,
-    Button,
     Context,
     Dialog,
     EndDialog,
     Event,
     Goto,
-    Kind,
+    Input,
     Reply,
     StartDialog,
     Step,
     Text,
     Transition,
 )
-from bot.parsing import clean, command_of
+from bot.parsing import clean
+from locales.intents import Intents, default_intents
 
 MENU = "menu"
 WELCOME_BACK_AFTER = timedelta(hours=1)
-GLOBAL_PREFIX = "g:"
 #: Commands that open a dialog from anywhere and come back to where the person was
 #: (a channel may offer them as ``g:status`` buttons or map its own commands onto them).
 SHORTCUTS = {"human": "callback", "status": "status", "language": "language"}
-
-
-@dataclass(frozen=True)
-class Input:
-    """What arrived: typed text, a pressed button's data, or a start with a payload."""
-
-    text: str = ""
-    data: str | None = None
-    start: bool = False
-    payload: str | None = None
 
 
 @dataclass
@@ -64,6 +56,8 @@ class Session:
     invalid: int = 0
     stack: list[dict[str, Any]] = field(default_factory=list)
     updated_at: str | None = None
+    #: A guessed number waiting for 对 / 不对 (see :class:`bot.understanding.Check`).
+    pending: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data."""
@@ -77,6 +71,7 @@ class Session:
             "invalid": self.invalid,
             "stack": self.stack,
             "updated_at": self.updated_at,
+            "pending": self.pending,
         }
 
     @classmethod
@@ -92,6 +87,7 @@ class Session:
             invalid=int(data.get("invalid", 0)),
             stack=list(data.get("stack", [])),
             updated_at=data.get("updated_at"),
+            pending=dict(pending) if isinstance(pending := data.get("pending"), Mapping) else None,
         )
 
 
@@ -104,12 +100,13 @@ class Sprint:
 
 
 class Engine:
-    """Walks declared dialogs. Holds only the registry; every call is pure."""
+    """Walks declared dialogs. Holds the registry and the intent words; every call is pure."""
 
-    def __init__(self, dialogs: Mapping[str, Dialog]) -> None:
+    def __init__(self, dialogs: Mapping[str, Dialog], intents: Intents | None = None) -> None:
         if MENU not in dialogs:
             raise ValueError("the dialogs must include the menu")
         self.dialogs = dict(dialogs)
+        self.intents = intents or default_intents()
 
     def resume(self, session: Session | None, given: Input, context: Context) -> Sprint:
         """Advance ``session`` (``None`` for a first contact) by one input."""
@@ -140,27 +137,78 @@ class Engine:
     def _handle(self, run: _Run, state: Session, given: Input) -> Session:
         if given.start:
             return run.enter(Session(language=state.language), MENU)
-        command = _command(given)
-        if command is not None:
-            return self._command(run, state, command)
         dialog = self.dialogs.get(state.dialog)
-        if dialog is None or not state.step:
+        if dialog is None or not dialog.has_step(state.step):
+            # A session stored before its dialog changed: start again from the menu.
             return run.enter(Session(language=state.language), MENU)
         step = dialog.step(state.step)
-        if given.data is not None and not given.data.startswith(f"{step.id}:"):
+        if state.pending is not None and state.pending.get("step") != step.id:
+            state.pending = None
+        given = understanding.chosen(step, given, self.intents)
+        command = self._command_of(given)
+        if command is not None:
+            return self._command(run, state, command)
+        if state.pending is not None:
+            return self._confirming(run, state, dialog, step, given)
+        return self._answer(run, state, dialog, step, given)
+
+    def _answer(
+        self, run: _Run, state: Session, dialog: Dialog, step: Step, given: Input
+    ) -> Session:
+        """Read ``given`` as the answer to ``step``: store it, confirm a guess, or ask again."""
+        if given.data is not None and _stale(step, given.data):
             run.say(Text("error.stale_button"))
             return run.prompt(state)
         if given.data is None and not clean(given.text):
             # An empty line (or only spaces) is not a wrong answer: ask the question again.
             run.say(Text("error.empty"))
             return run.prompt(state)
-        result = answering.read(step, given, state.answers, run.context)
+        understood = understanding.interpret(step, given, self.intents)
+        if isinstance(understood, understanding.Check):
+            pending = understood.pending(step)
+            checked = answering.read(step, Input(text=pending["value"]), state.answers, run.context)
+            if isinstance(checked, Text):  # out of bounds: say so rather than confirm it
+                return self._store(run, state, dialog, step, checked)
+            state.pending = pending
+            return run.prompt(state)
+        result = (
+            understood
+            if isinstance(understood, Text)
+            else answering.read(step, understood, state.answers, run.context)
+        )
         if isinstance(result, Text) and step.fallback and given.data is None:
             rescue = step.fallback(clean(given.text), state.answers, run.context)
             if isinstance(rescue, Text):
                 result = rescue
             elif rescue is not None:
                 return run.advance(state, dialog, step, rescue)
+        return self._store(run, state, dialog, step, result)
+
+    def _confirming(
+        self, run: _Run, state: Session, dialog: Dialog, step: Step, given: Input
+    ) -> Session:
+        """The answer to "大约 40,000 元，对吗？".
+
+        对 stores the number, 不对 asks the question again, and anything else is read as a
+        fresh answer (a new number typed instead of pressing 不对).
+        """
+        pending, state.pending = state.pending or {}, None
+        said = understanding.confirmation(step, given, self.intents)
+        if said is None:
+            return self._answer(run, state, dialog, step, given)
+        if not said:
+            if pending.get("ask") == "confirm.wan":  # not 万: say how to write plain yuan
+                run.say(Text("confirm.again_yuan", {"number": pending.get("typed", "")}))
+            else:
+                run.say(Text("confirm.again"))
+            return run.prompt(state)
+        result = answering.read(
+            step, Input(text=str(pending.get("value", ""))), state.answers, run.context
+        )
+        return self._store(run, state, dialog, step, result)
+
+    def _store(self, run: _Run, state: Session, dialog: Dialog, step: Step, result: Any) -> Session:
+        """Keep a valid answer and move on; explain an invalid one and ask again."""
         if isinstance(result, Text):
             state.invalid += 1
             run.say(result)
@@ -172,11 +220,21 @@ class Engine:
         transition = step.after(result, state.answers, run.context) if step.after else None
         return run.advance(state, dialog, step, transition)
 
+    def _command_of(self, given: Input) -> str | None:
+        if given.data is not None:
+            if given.data.startswith(GLOBAL_PREFIX):
+                return given.data[len(GLOBAL_PREFIX) :] or None
+            return None
+        return self.intents.command(clean(given.text))
+
     def _command(self, run: _Run, state: Session, command: str) -> Session:
+        if state.pending is not None and command != "help":
+            state.pending = None
+            if command == "back":  # 返回 while confirming: ask the question itself again
+                return run.prompt(state)
         if command == "help":
-            dialog = self.dialogs.get(state.dialog)
-            step = dialog.step(state.step) if dialog and state.step else None
-            run.say(Text(step.help if step and step.help else "help.general"))
+            step = self.dialogs[state.dialog].step(state.step)
+            run.say(Text(step.help or "help.general"))
             return run.prompt(state)
         if command == "back":
             return run.back(state)
@@ -210,7 +268,7 @@ class _Run:
         """Start ``dialog_id`` in ``state`` and ask its first question."""
         dialog = self.engine.dialogs[dialog_id]
         state.dialog, state.answers, state.history = dialog_id, dict(answers or {}), []
-        state.editing, state.invalid = False, 0
+        state.editing, state.invalid, state.pending = False, 0, None
         step = dialog.step(step_id) if step_id else dialog.first(state.answers, self.context)
         if step is None:
             return self.finish(state, dialog.finish(state.answers, self.context))
@@ -221,7 +279,11 @@ class _Run:
         """Ask the current step's question with its buttons."""
         dialog = self.engine.dialogs[state.dialog]
         step = dialog.step(state.step)
-        self.events.append(render_step(step, state, self.context))
+        if state.pending is not None and state.pending.get("step") == step.id:
+            self.events.append(confirm_reply(step, state.pending))
+            return state
+        in_menu = state.dialog == MENU
+        self.events.append(render_step(step, state.answers, self.context, in_menu=in_menu))
         return state
 
     def advance(
@@ -278,14 +340,14 @@ class _Run:
             self.say(end.message)
         if state.stack:
             frame = state.stack.pop()
-            state.dialog, state.step = frame["dialog"], frame["step"]
+            state.dialog, state.step, state.pending = frame["dialog"], frame["step"], None
             state.answers, state.history = dict(frame["answers"]), list(frame["history"])
             return self.prompt(state)
         return self.enter(Session(language=state.language), MENU)
 
     def back(self, state: Session) -> Session:
         """One step back; from a dialog's first step, out to where we came from."""
-        state.invalid = 0
+        state.invalid, state.pending = 0, None
         if state.history:
             state.step = state.history.pop()
             return self.prompt(state)
@@ -296,35 +358,10 @@ class _Run:
         return self.prompt(state)
 
 
-def render_step(step: Step, state: Session, context: Context) -> Reply:
-    """The question of ``step`` as a reply: prompt, hints and buttons."""
-    params = dict(step.prompt_params(state.answers, context)) if step.prompt_params else {}
-    parts: list[Text | str] = [Text(step.prompt, params)]
-    buttons: list[Button] = []
-    if step.kind is Kind.CHOICE:
-        buttons = [
-            Button(c.text, f"{step.id}:{c.value}") for c in step.options(state.answers, context)
-        ]
-    else:
-        unit = NUMBER_UNITS.get(step.unit or "") if step.kind is Kind.NUMBER else None
-        if unit is not None:
-            parts.append(Text(unit[0]))
-        buttons = [Button(c.text, f"{step.id}:{c.value}") for c in step.quick]
-        if step.unknown_allowed:
-            buttons.append(Button(Text("common.unknown"), f"{step.id}:unknown"))
-        if step.skippable:
-            buttons.append(Button(Text("common.skip"), f"{step.id}:skip"))
-    if state.dialog != MENU:
-        buttons.append(Button(Text("common.back"), f"{GLOBAL_PREFIX}back"))
-    return Reply(tuple(parts), tuple(buttons))
-
-
-def _command(given: Input) -> str | None:
-    if given.data is not None:
-        if given.data.startswith(GLOBAL_PREFIX):
-            return given.data[len(GLOBAL_PREFIX) :] or None
-        return None
-    return command_of(clean(given.text))
+def _stale(step: Step, data: str) -> bool:
+    """A button of another step, or the 对 of a confirmation no longer asked."""
+    mine, value = data.startswith(f"{step.id}:"), data[len(step.id) + 1 :]
+    return not mine or value in (CONFIRM_YES, CONFIRM_NO)
 
 
 def _idle(session: Session, now: datetime) -> timedelta | None:
@@ -334,3 +371,15 @@ def _idle(session: Session, now: datetime) -> timedelta | None:
         return now - datetime.fromisoformat(session.updated_at)
     except (TypeError, ValueError):
         return None
+
+
+__all__ = [
+    "GLOBAL_PREFIX",
+    "MENU",
+    "SHORTCUTS",
+    "WELCOME_BACK_AFTER",
+    "Engine",
+    "Input",
+    "Session",
+    "Sprint",
+]

@@ -16,6 +16,16 @@ Answers: TypeAlias = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Input:
+    """What arrived: typed text, a pressed button's data, or a start with a payload."""
+
+    text: str = ""
+    data: str | None = None
+    start: bool = False
+    payload: str | None = None
+
+
+@dataclass(frozen=True)
 class Text:
     """A message id with its parameters; parameters may themselves be texts."""
 
@@ -99,6 +109,9 @@ class Choice:
     store: Any = None
     #: The label is a name to show as it is (a village), not a message id.
     literal: bool = False
+    #: Typed words of this intent (``locales/*/intents.yaml``) choose this button:
+    #: ``"no"`` for 没/没有/不是, ``"relation.child"`` for 儿子/闺女.
+    intent: str | None = None
 
     @property
     def text(self) -> Text | str:
@@ -184,6 +197,11 @@ class Step:
     unknown_allowed: bool = False
     #: Stored value = typed number × scale (a percentage typed, a ratio stored).
     scale: float = 1.0
+    #: Yuan steps: an amount a year, so "一个月500" is read as 6,000 and confirmed.
+    per_year: bool = False
+    #: A smaller number typed without a unit is implausible here ("2.5" as a year's income)
+    #: and is asked back as 万 ("是 2.5 万元吗？").
+    implausible_below: float = 0
     quick: tuple[Choice, ...] = ()
     #: Text and name steps: length bounds and whether a "skip" button is offered.
     min_length: int = 1
@@ -224,6 +242,10 @@ class Dialog:
             if step.id == step_id:
                 return step
         raise KeyError(f"{self.id} has no step {step_id!r}")
+
+    def has_step(self, step_id: str) -> bool:
+        """Whether a step is called ``step_id`` (a stored session may predate a change)."""
+        return any(step.id == step_id for step in self.steps)
 
     def first(self, answers: Answers, context: Context) -> Step | None:
         """The first step that applies."""

@@ -3,7 +3,8 @@
 Message ids are symbolic (``apply.medical.ask``) rather than source sentences, so that
 both catalogs are translations of the same key and a test can tell an untranslated or
 unused message.  Catalogs are plain ``.po`` files read with Babel at first use; there is
-no compile step to forget.
+no compile step to forget. The words villagers type per intent (转人工, 没有, 儿子…) are data
+too, in ``<lang>/intents.yaml`` beside the catalogs (see :mod:`locales.intents`).
 
     >>> from locales import translate
     >>> translate("en", "common.yes")

@@ -215,6 +215,14 @@ _TEXTS = st.one_of(
             "3万",
             "不清楚",
             "是",
+            "四万多",
+            "一个月500",
+            "2.5",
+            "对",
+            "不对",
+            "没",
+            "转人工",
+            "我的编号是5CJJ-PX5F",
             "421223195803151230",
             "13812345678",
             "5CJJ-PX5F",
@@ -468,3 +476,141 @@ def test_a_not_sure_negative_answer_reaches_the_assessment() -> None:
     answers = assessment_answers(state.answers)
     assert answers["negative"] == {"county_town_house": False}
     assert answers["negative_unknown"] == ["car_or_machinery"]
+
+
+# --- numbers read with some guessing are confirmed back (issue 10) -----------------------
+
+MEDICAL = [*APPLY, Input(data="township:t-1"), Input(data="village:v-a"), Input(data="illness:yes")]
+INCOME = [*HEAD_NAME[: HEAD_NAME.index(Input(text="10000"))]]
+
+
+def test_an_approximate_amount_is_confirmed_before_it_is_stored() -> None:
+    state, sprint = run([*MEDICAL, Input(text="我老伴去年住院自己掏了四万多")])
+    assert state.step == "medical_cost" and "medical_out_of_pocket_yuan" not in state.answers
+    assert shown(sprint) == "大约 40,000 元，对吗？"
+    assert shown(sprint, "en") == "About 40,000 yuan, right?"
+    assert last_buttons(sprint) == ["medical_cost:ok", "medical_cost:redo", "g:back"]
+    for yes in (
+        Input(data="medical_cost:ok"),
+        Input(text="对"),
+        Input(text="嗯"),
+        Input(text="好的"),
+    ):
+        state, _ = run([*MEDICAL, Input(text="四万多"), yes])
+        assert (state.step, state.answers["medical_out_of_pocket_yuan"]) == ("disaster", 40000)
+        assert state.pending is None
+
+
+def test_saying_no_to_a_guess_asks_the_question_again() -> None:
+    for no in (Input(data="medical_cost:redo"), Input(text="不对"), Input(text="没")):
+        state, sprint = run([*MEDICAL, Input(text="3万左右"), no])
+        assert state.step == "medical_cost" and state.pending is None
+        assert "medical_out_of_pocket_yuan" not in state.answers
+        assert msgids(sprint) == ["confirm.again", "apply.medical_cost", "hint.yuan"]
+
+
+def test_a_new_number_instead_of_yes_or_no_is_the_answer() -> None:
+    state, _ = run([*MEDICAL, Input(text="四万多"), Input(text="42000")])
+    assert state.answers["medical_out_of_pocket_yuan"] == 42000
+    state, sprint = run([*MEDICAL, Input(text="四万多"), Input(text="差不多五万")])
+    assert state.pending is not None and shown(sprint) == "大约 50,000 元，对吗？"
+
+
+def test_a_monthly_amount_becomes_a_year_once_confirmed() -> None:
+    state, sprint = run([*INCOME, Input(text="一个月500")])
+    assert shown(sprint) == "每月 500 元，一年算下来大约 6,000 元，对吗？"
+    assert "500 yuan a month makes about 6,000 yuan a year" in shown(sprint, "en")
+    state, _ = run([*INCOME, Input(text="一个月500"), Input(text="对")])
+    assert state.answers["annual_income_yuan"] == 6000
+    _, sprint = run([*INCOME, Input(text="10000"), Input(text="12000"), Input(text="一个月还500")])
+    assert msgids(sprint)[0] == "error.total_needed"  # debts are a total, not a flow
+
+
+def test_a_tiny_yearly_amount_is_asked_back_as_wan() -> None:
+    state, sprint = run([*INCOME, Input(text="2.5")])
+    assert shown(sprint) == "是 2.5 万元吗？"
+    state, _ = run([*INCOME, Input(text="2.5"), Input(data="income:ok")])
+    assert state.answers["annual_income_yuan"] == 25000
+    state, sprint = run([*INCOME, Input(text="2.5"), Input(text="不对")])
+    assert "如果就是 2.5 元，请写“2.5元”" in shown(sprint)
+    state, _ = run([*INCOME, Input(text="2.5"), Input(text="不对"), Input(text="2.5元")])
+    assert state.answers["annual_income_yuan"] == 2.5
+    state, _ = run([*INCOME, Input(text="0")])
+    assert state.answers["annual_income_yuan"] == 0  # no income at all is plausible
+
+
+def test_back_or_an_old_button_while_confirming_is_handled_kindly() -> None:
+    state, sprint = run([*MEDICAL, Input(text="四万多"), Input(text="返回")])
+    assert (state.step, state.pending) == ("medical_cost", None)
+    assert msgids(sprint) == ["apply.medical_cost", "hint.yuan"]
+    state, sprint = run([*MEDICAL, Input(text="四万多"), Input(text="帮助")])
+    assert state.pending is not None and msgids(sprint) == ["help.medical_cost", "confirm.approx"]
+    steps = [*MEDICAL, Input(text="四万多"), Input(data="medical_cost:ok")]
+    state, sprint = run([*steps, Input(data="disaster:no"), Input(data="medical_cost:ok")])
+    assert state.step == "accident" and msgids(sprint)[0] == "error.stale_button"
+    state, sprint = run([*MEDICAL, Input(data="medical_cost:ok")])
+    assert msgids(sprint)[0] == "error.stale_button"
+
+
+def test_a_guess_outside_the_bounds_is_refused_not_confirmed() -> None:
+    state, sprint = run([*JOB, Input(text="大概700个月")])
+    assert state.pending is None and msgids(sprint)[0] == "error.range"
+
+
+def test_a_pending_guess_survives_the_json_round_trip_and_a_call_back() -> None:
+    state, _ = run([*MEDICAL, Input(text="四万多")])
+    assert Session.from_json(json.loads(json.dumps(state.to_json()))) == state
+    state, _ = run([*MEDICAL, Input(text="四万多"), Input(text="转人工")])
+    assert (state.dialog, state.pending) == ("callback", None)
+    steps = [*MEDICAL, Input(text="四万多"), Input(text="转人工")]
+    state, _ = run([*steps, Input(text="13812345678"), Input(data="note:skip")])
+    assert (state.dialog, state.step, state.pending) == ("self_application", "medical_cost", None)
+
+
+def test_a_steps_own_answer_wins_over_a_command_with_the_same_word() -> None:
+    proxy = [Input(data="choose:apply"), Input(data="for_whom:proxy")]
+    state, _ = run([*proxy, Input(text="村干部")])
+    assert state.answers["proxy_relation"] == "cadre"
+    state, _ = run([*proxy, Input(text="我要找村干部")])
+    assert state.dialog == "callback"
+    state, _ = run([*APPLY, Input(text="村干部")])
+    assert state.dialog == "callback"  # no cadre button here: the person asks for one
+
+
+def test_a_yes_no_word_or_one_character_is_not_taken_as_a_name() -> None:
+    for typed in ("是", "好的", "没有", "不知道"):
+        state, sprint = run([*HEAD_NAME, Input(text=typed)])
+        assert "head_name" not in state.answers, typed
+        assert msgids(sprint)[:2] == ["error.name_word", "apply.head_name"]
+    _, sprint = run([*HEAD_NAME, Input(text="好的")])
+    assert "“好的”不像是姓名" in shown(sprint)
+    assert '"好的" does not look like a name' in shown(sprint, "en")
+    proxy = [Input(data="choose:apply"), Input(data="for_whom:proxy")]
+    proxy += [Input(data="proxy_relation:child"), Input(data="proxy_reason:ill")]
+    state, sprint = run([*proxy, Input(text="李")])
+    assert state.step == "proxy_name" and msgids(sprint)[0] == "error.length"
+
+
+def test_bounds_come_from_the_documented_answers() -> None:
+    from intake.answers import MAX_AMOUNT_YUAN, MAX_HOUSEHOLD_SIZE, MAX_MONTHS
+
+    steps = {s.id: s for s in DIALOGS["self_application"].steps}
+    assert steps["size"].maximum == MAX_HOUSEHOLD_SIZE
+    assert steps["job_months"].maximum == MAX_MONTHS
+    assert steps["income"].maximum == MAX_AMOUNT_YUAN
+    assert steps["disaster_ratio"].maximum * steps["disaster_ratio"].scale == 1
+
+
+def test_a_session_at_a_step_that_no_longer_exists_starts_at_the_menu() -> None:
+    gone = Session(dialog="self_application", step="gone", updated_at=NOW.isoformat())
+    for given_input in (Input(text="帮助"), Input(text="3"), Input(data="g:back")):
+        sprint = ENGINE.resume(gone, given_input, context())
+        assert (sprint.session.dialog, sprint.session.step) == ("menu", "choose")
+    stray = Session(
+        dialog="self_application",
+        step="income",
+        pending={"step": "debts", "ask": "confirm.approx", "typed": "3", "value": "3"},
+        updated_at=NOW.isoformat(),
+    )
+    sprint = ENGINE.resume(stray, Input(text="对"), context())
+    assert sprint.session.pending is None and "annual_income_yuan" not in sprint.session.answers

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bot.flow import Answers, Choice, Context, When
 
-YES = Choice("yes", "common.yes", store=True)
-NO = Choice("no", "common.no", store=False)
-UNKNOWN = Choice("unknown", "common.unknown", store="unknown")
+YES = Choice("yes", "common.yes", store=True, intent="yes")
+NO = Choice("no", "common.no", store=False, intent="no")
+UNKNOWN = Choice("unknown", "common.unknown", store="unknown", intent="unsure")
 YES_NO = (YES, NO)
 YES_NO_UNKNOWN = (YES, NO, UNKNOWN)
 

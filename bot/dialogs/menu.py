@@ -17,6 +17,7 @@ from bot.flow import (
     Text,
     Transition,
 )
+from bot.parsing import code_in
 from intake.tracking import (
     CodeProblem,
     looks_like_tracking_code,
@@ -55,9 +56,11 @@ def _after(value: Any, _answers: Answers, context: Context) -> Transition:
 def _typed(text: str, _answers: Answers, _context: Context) -> Transition | Text | None:
     """A tracking code typed at the menu goes straight to the status lookup.
 
-    A mistyped one (wrong check symbol, or a look-alike such as O for D among letters and
-    digits) is explained rather than met with "not understood".
+    The code may sit inside a sentence ("我的编号是VXFJ-3N5V"). A mistyped one (wrong
+    check symbol, or a look-alike such as O for D among letters and digits) is explained
+    rather than met with "not understood".
     """
+    text = code_in(text) or text
     if looks_like_tracking_code(text):
         code = normalize_tracking_code(text)
         if code is None:

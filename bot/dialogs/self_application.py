@@ -24,10 +24,12 @@ from bot.flow import (
     Text,
     Transition,
 )
+from intake.answers import MAX_AMOUNT_YUAN, MAX_HOUSEHOLD_SIZE, MAX_MONTHS
 from intake.identity import mask_id_number, mask_phone
 
 YUAN = "unit.yuan"
-AMOUNT_MAX = 10_000_000
+#: A year's income or cost under this, typed without a unit, is asked back as 万.
+IMPLAUSIBLE_YUAN = 100
 
 #: Dialog answer key → field of the documented assessment answers (intake.answers).
 ASSESSMENT_FIELDS = {
@@ -114,14 +116,16 @@ def _yes_no(step_id: str, prompt: str, key: str, summary: str, **extra: Any) -> 
 
 
 def _amount(step_id: str, prompt: str, key: str, summary: str, **extra: Any) -> Step:
+    """A yuan question; the bounds are those of the documented answers (intake.answers)."""
     return Step(
         step_id,
         prompt,
         kind=Kind.NUMBER,
         field=key,
         unit=YUAN,
-        maximum=AMOUNT_MAX,
+        maximum=MAX_AMOUNT_YUAN,
         unknown_allowed=True,
+        implausible_below=IMPLAUSIBLE_YUAN,
         summary=summary,
         **extra,
     )
@@ -141,12 +145,12 @@ STEPS: tuple[Step, ...] = (
         when=_is_proxy,
         summary="summary.proxy_relation",
         choices=(
-            Choice("spouse", "relation.spouse"),
-            Choice("child", "relation.child"),
-            Choice("parent", "relation.parent"),
-            Choice("sibling", "relation.sibling"),
-            Choice("relative", "relation.relative"),
-            Choice("cadre", "relation.cadre"),
+            Choice("spouse", "relation.spouse", intent="relation.spouse"),
+            Choice("child", "relation.child", intent="relation.child"),
+            Choice("parent", "relation.parent", intent="relation.parent"),
+            Choice("sibling", "relation.sibling", intent="relation.sibling"),
+            Choice("relative", "relation.relative", intent="relation.relative"),
+            Choice("cadre", "relation.cadre", intent="relation.cadre"),
         ),
     ),
     Step(
@@ -167,6 +171,7 @@ STEPS: tuple[Step, ...] = (
         "apply.proxy_name",
         kind=Kind.NAME,
         when=_is_proxy,
+        min_length=2,
         max_length=30,
         summary="summary.proxy_name",
     ),
@@ -187,6 +192,7 @@ STEPS: tuple[Step, ...] = (
         "summary.medical_cost",
         when=answered_yes("has_illness"),
         help="help.medical_cost",
+        per_year=True,
     ),
     _yes_no("disaster", "apply.disaster", "has_disaster", "summary.disaster"),
     Step(
@@ -237,6 +243,7 @@ STEPS: tuple[Step, ...] = (
         "education_expense_yuan",
         "summary.school_cost",
         when=answered_yes("has_student"),
+        per_year=True,
     ),
     _yes_no("job", "apply.job", "unemployed", "summary.job"),
     Step(
@@ -245,7 +252,7 @@ STEPS: tuple[Step, ...] = (
         kind=Kind.NUMBER,
         field="unemployed_months",
         unit="unit.months",
-        maximum=120,
+        maximum=MAX_MONTHS,
         integer=True,
         unknown_allowed=True,
         when=answered_yes("unemployed"),
@@ -259,19 +266,32 @@ STEPS: tuple[Step, ...] = (
         field="household_size",
         unit="unit.people",
         minimum=1,
-        maximum=50,
+        maximum=MAX_HOUSEHOLD_SIZE,
         integer=True,
         summary="summary.size",
         quick=tuple(Choice(str(n), f"quick.people{n}", n) for n in range(1, 7)),
     ),
-    _amount("income", "apply.income", "annual_income_yuan", "summary.income", help="help.income"),
-    _amount("prev_income", "apply.prev_income", "previous_year_income_yuan", "summary.prev_income"),
+    _amount(
+        "income",
+        "apply.income",
+        "annual_income_yuan",
+        "summary.income",
+        help="help.income",
+        per_year=True,
+    ),
+    _amount(
+        "prev_income",
+        "apply.prev_income",
+        "previous_year_income_yuan",
+        "summary.prev_income",
+        per_year=True,
+    ),
     _amount(
         "debts",
         "apply.debts",
         "debts_yuan",
         "summary.debts",
-        quick=(Choice("0", "quick.no_debts", 0),),
+        quick=(Choice("0", "quick.no_debts", 0, intent="no"),),
     ),
     Step(
         "neg_house",
@@ -350,7 +370,10 @@ STEPS: tuple[Step, ...] = (
         "apply.consent",
         after=_consent,
         help="help.consent",
-        choices=(Choice("agree", "apply.consent_agree"), Choice("later", "apply.consent_later")),
+        choices=(
+            Choice("agree", "apply.consent_agree", intent="yes"),
+            Choice("later", "apply.consent_later", intent="no"),
+        ),
     ),
     Step(
         "summary",
@@ -358,7 +381,10 @@ STEPS: tuple[Step, ...] = (
         review=True,
         after=_review,
         prompt_params=lambda answers, context: {"lines": summary_lines(answers, context)},
-        choices=(Choice("confirm", "apply.confirm"), Choice("edit", "apply.edit")),
+        choices=(
+            Choice("confirm", "apply.confirm", intent="yes"),
+            Choice("edit", "apply.edit", intent="no"),
+        ),
     ),
     Step("edit", "apply.edit_which", choices_for=lambda a, c: _editable(a, c), after=_edit),
 )
