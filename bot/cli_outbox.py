@@ -4,9 +4,10 @@
     hotline outbox list --status unknown
     hotline outbox resend 1234          # queue a copy of an unknown or failed row
 
-The dispatcher never sends a row twice (see :mod:`notifications.outbox`): a row that may
-have been lost mid-send is marked ``unknown``. Whether it arrived is for a person to find
-out (ask the villager, look at the chat); ``resend`` is that person's decision.
+The dispatcher never sends a notice or reminder twice (see :mod:`notifications.outbox`): one
+that may have been lost mid-send is marked ``unknown``, and so is a reply whose every retry
+may have been lost. Whether it arrived is for a person to find out (ask the villager, look
+at the chat); ``resend`` is that person's decision.
 """
 
 from __future__ import annotations

@@ -1,14 +1,21 @@
 """The outbox dispatcher: claims due rows and sends them through each channel's Sender.
 
-Many dispatchers may run (one per worker); the claim makes each row one worker's. Each
-channel runs one loop (:class:`_ChannelRun`) that keeps only about a second of claimed rows
-at hand and, at every send slot the :class:`~notifications.ratelimit.Pacer` grants, sends
-the most urgent row whose recipient is free. So a reply to someone typing overtakes a
-backlog of reminders within a slot or two, instead of waiting behind a batch.
+Many dispatchers may run (one per worker process); the claim makes each row one worker's and
+one recipient one worker's at a time (:mod:`notifications.claims`). Each channel runs one loop
+(:class:`~notifications.channel_run.ChannelRun`) that keeps about a second of claimed rows at
+hand and sends the most urgent row whose recipient is free, so a reply to someone typing
+overtakes a backlog of reminders. Sends to one recipient go in order, one at a time; different
+recipients go concurrently.
 
-Sends to one recipient go in order, one at a time; different recipients go concurrently.
-A row is marked ``sending`` (and committed) right before its network call, so the delivery
-guarantee is the outbox's: at most once (see :mod:`notifications.outbox`).
+A row is marked ``sending`` (and committed) right before its network call. What happens to a
+row that may have been lost is the outbox's rule: a reply is sent again, anything else is sent
+at most once (see :mod:`notifications.outbox`).
+
+A running dispatcher renews the lease of the rows it holds every quarter lease (a heartbeat)
+and, in the same beat, frees the rows of workers whose lease lapsed. When it starts, it gives
+back every row left ``claimed`` on its channels, and a channel loop that failed (a database
+outage) gives back its own before it starts again: rows never handed to the network do not
+wait for a lease.
 
 Rate limits live in this process: run one dispatching worker per bot token, or divide the
 limits among the workers.
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import time
 import uuid
@@ -30,21 +38,15 @@ from sqlmodel import col, update
 
 from intake.columns import utcnow
 from intake.db import Database
-from notifications import outbox
-from notifications.outbox import OutboxMessage, OutboxStatus
+from notifications import claims, outbox
+from notifications.channel_run import ChannelRun, wait_any
+from notifications.outbox import AT_LEAST_ONCE, OutboxMessage, OutboxStatus
 from notifications.ratelimit import Limits, Pacer
-from notifications.sender import (
-    Delivered,
-    Failed,
-    MultipartSender,
-    Outcome,
-    RetryLater,
-    Sender,
-    Stopped,
-    Uncertain,
-)
+from notifications.sender import Delivered, Outcome, RetryLater, Sender, Stopped, Uncertain
 
 log = logging.getLogger(__name__)
+#: How long a worker's hold on a row lasts without a heartbeat.
+LEASE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,8 @@ class Dispatcher:
 
     ``limits`` is one :class:`Limits` for every channel or a mapping by channel name;
     ``is_group`` tells, per channel, which recipients are groups (their own, slower limit).
-    ``lookahead`` bounds the rows a channel holds claimed but unsent.
+    ``lookahead`` bounds the rows a channel holds claimed but unsent. ``lease`` is how long
+    a hold lasts without a heartbeat (:data:`LEASE`).
     """
 
     def __init__(
@@ -89,7 +92,7 @@ class Dispatcher:
         retry: RetryPolicy | None = None,
         batch_size: int = 100,
         lookahead: int | None = None,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = LEASE,
         worker: str | None = None,
         now: Callable[[], datetime] = utcnow,
         on_stopped: Callable[[str, str], None] | None = None,
@@ -101,7 +104,8 @@ class Dispatcher:
         self.retry = retry or RetryPolicy()
         self.batch_size = batch_size
         self.lease = lease
-        self.worker = worker or f"dispatch-{uuid.uuid4().hex[:8]}"
+        #: Unique per dispatcher; the pid and a random part say which process held a row.
+        self.worker = worker or f"dispatch-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.now = now
         self.on_stopped = on_stopped
         self.clock = clock
@@ -113,41 +117,79 @@ class Dispatcher:
             self.pacers[name] = Pacer(chosen, clock=clock, is_group=group)
             self.lookahead[name] = lookahead or max(10, int(chosen.per_second))
         self.wake = _Wake()
+        #: The channel runs going on now (their rows are what the heartbeat renews).
+        self.runs: set[ChannelRun] = set()
 
     async def run_once(self) -> int:
         """Claim one batch per channel, send it all, return how many rows were handled."""
         handled = 0
         for channel, sender in self.senders.items():
-            handled += await _ChannelRun(self, channel, sender).run(None, once=True)
+            handled += await ChannelRun(self, channel, sender).run(None, once=True)
         return handled
 
     async def run_forever(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
-        """Dispatch until ``stop`` is set; :attr:`wake` makes a loop claim at once."""
-        await asyncio.gather(
-            *(self._keep_running(c, s, stop, idle_seconds) for c, s in self.senders.items())
-        )
+        """Dispatch until ``stop`` is set; :attr:`wake` makes a loop claim at once.
+
+        Every row left ``claimed`` on these channels is given back first (this process
+        starts; whoever claimed them sent nothing of them), then the loops and the
+        heartbeat run.
+        """
+        loops = (self._keep_running(c, s, stop, idle_seconds) for c, s in self.senders.items())
+        await asyncio.gather(*loops, self._heartbeat(stop))
 
     def recover(self) -> int:
-        """Rows whose worker vanished: unsent ones go back, mid-send ones become unknown."""
+        """Rows whose worker vanished: unsent ones go back, mid-send ones are sent again
+        (replies) or become unknown (the rest)."""
         with self.db.write() as session:
-            return outbox.expire_leases(session, now=self.now())
+            return claims.expire_leases(
+                session, now=self.now(), max_attempts=self.retry.max_attempts
+            )
+
+    def beat(self) -> int:
+        """One heartbeat: renew the leases of the rows held here, free lapsed ones."""
+        ids = [row_id for run in list(self.runs) for row_id in run.held_ids()]
+        with self.db.write() as session:
+            claims.renew(session, ids=ids, worker=self.worker, now=self.now(), lease=self.lease)
+            return claims.expire_leases(
+                session, now=self.now(), max_attempts=self.retry.max_attempts
+            )
+
+    async def _heartbeat(self, stop: asyncio.Event) -> None:
+        every = self.lease.total_seconds() / 4
+        while not stop.is_set():
+            await _wait(stop, every)
+            if stop.is_set():
+                return
+            try:
+                await asyncio.to_thread(self.beat)
+            except Exception:  # the database is away; the loops report it too
+                log.warning("outbox heartbeat failed; trying again in %.0f s", every)
 
     async def _keep_running(
         self, channel: str, sender: Sender, stop: asyncio.Event, idle_seconds: float
     ) -> None:
+        everyone = True  # on start every claim is given back, after a failure only ours
         while not stop.is_set():
             try:
-                await _ChannelRun(self, channel, sender, idle_seconds).run(stop, once=False)
+                await asyncio.to_thread(self.release_claims, channel, everyone=everyone)
+                everyone = False
+                await ChannelRun(self, channel, sender, idle_seconds).run(stop, once=False)
             except Exception:
                 log.exception("dispatcher loop for %s failed; restarting shortly", channel)
                 await _wait(stop, idle_seconds)
 
     # ------------------------------------------------------------ database steps (threads)
 
+    def release_claims(self, channel: str, *, everyone: bool) -> int:
+        """Give back unsent claimed rows of ``channel``: everyone's, or this worker's."""
+        with self.db.write() as session:
+            worker = None if everyone else self.worker
+            return claims.release_claims(session, channel=channel, worker=worker)
+
     def claim(self, channel: str, limit: int) -> list[OutboxMessage]:
         """Claim up to ``limit`` due rows of ``channel`` for this worker."""
         with self.db.write() as session:
-            return outbox.claim(
+            return claims.claim(
                 session,
                 worker=self.worker,
                 channel=channel,
@@ -158,9 +200,9 @@ class Dispatcher:
             )
 
     def mark_sending(self, row: OutboxMessage) -> bool:
-        """Commit ``sending`` before the network call; ``False`` if the claim was lost."""
+        """Commit ``sending`` before the network call; ``False`` if the row may not go now."""
         with self.db.write() as session:
-            return outbox.mark_sending(
+            return claims.mark_sending(
                 session, row_id=row.id, worker=self.worker, now=self.now(), lease=self.lease
             )
 
@@ -169,7 +211,7 @@ class Dispatcher:
         ids = [row.id for row in rows if row.id is not None]
         if ids:
             with self.db.write() as session:
-                outbox.release(session, ids=ids, worker=self.worker)
+                claims.release(session, ids=ids, worker=self.worker)
 
     def save_progress(self, row: OutboxMessage, parts_sent: int) -> None:
         """Remember how many parts of a multi-part row went, so a retry skips them."""
@@ -181,8 +223,9 @@ class Dispatcher:
                 .values(payload=row.payload)
             )
 
-    def record(self, row: OutboxMessage, outcome: Outcome) -> None:
-        """Write what the channel answered, in one transaction with what follows from it."""
+    def record(self, row: OutboxMessage, outcome: Outcome) -> str:
+        """Write what the channel answered, in one transaction with what follows from it;
+        returns the row's new status."""
         now = self.now()
         values = self._values(row, outcome, now)
         with self.db.write() as session:
@@ -214,21 +257,22 @@ class Dispatcher:
                 )
         if isinstance(outcome, Stopped) and self.on_stopped is not None:
             self.on_stopped(row.channel, row.recipient)
+        return str(values["status"])
 
     def _values(self, row: OutboxMessage, outcome: Outcome, now: datetime) -> dict[str, Any]:
         flood = isinstance(outcome, RetryLater) and outcome.flood
         attempts = row.attempts if flood else row.attempts + 1
         values: dict[str, Any] = {"lease_until": None, "attempts": attempts}
+        retry = attempts < self.retry.max_attempts
         if isinstance(outcome, Delivered):
             values.update(status=OutboxStatus.SENT, sent_at=now, last_error=None)
-        elif isinstance(outcome, RetryLater) and attempts < self.retry.max_attempts:
+        elif isinstance(outcome, RetryLater) and retry:
             wait = outcome.after if flood else self.retry.delay(attempts, at_least=outcome.after)
-            values.update(
-                status=OutboxStatus.PENDING,
-                claimed_by=None,
-                next_attempt_at=now + timedelta(seconds=wait),
-                last_error=outcome.reason[:500],
-            )
+            values.update(_again(now, wait, outcome.reason))
+        elif isinstance(outcome, Uncertain) and retry and row.priority in AT_LEAST_ONCE:
+            # A reply the villager waits for: a possible duplicate beats a silent stop.
+            reason = f"{outcome.reason}; sent again (it may arrive twice)"
+            values.update(_again(now, self.retry.delay(attempts), reason))
         elif isinstance(outcome, Stopped):
             values.update(status=OutboxStatus.STOPPED, last_error=outcome.reason[:500])
         elif isinstance(outcome, Uncertain):
@@ -238,168 +282,14 @@ class Dispatcher:
         return values
 
 
-class _ChannelRun:
-    """One channel's dispatch loop: a small local queue, paced sends, outcomes recorded."""
-
-    def __init__(
-        self, owner: Dispatcher, channel: str, sender: Sender, idle_seconds: float = 1.0
-    ) -> None:
-        self.owner = owner
-        self.channel = channel
-        self.sender = sender
-        self.pacer = owner.pacers[channel]
-        self.lookahead = owner.lookahead[channel]
-        self.idle_seconds = idle_seconds
-        self.waiting: list[OutboxMessage] = []
-        self.busy: set[str] = set()
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.progress = asyncio.Event()
-        self.woken = asyncio.Event()
-        self.woken.set()  # claim at once on start
-        self.last_claim = float("-inf")
-        #: The last claim found fewer rows than it asked for: poll, don't hammer.
-        self.drained = False
-
-    async def run(self, stop: asyncio.Event | None, *, once: bool) -> int:
-        """Send until ``stop`` (or, with ``once``, until one batch is done); rows handled."""
-        handled = 0
-        self.owner.wake.events.append(self.woken)
-        try:
-            if once:
-                await self._claim(self.owner.batch_size)
-            while stop is None or not stop.is_set():
-                if not once:
-                    await self._refill()
-                row = self._next_ready()
-                if row is not None:
-                    handled += await self._start(row)
-                elif once and not self.waiting and not self.tasks:
-                    break
-                else:
-                    await self._idle(stop, once)
-        finally:
-            self.owner.wake.events.remove(self.woken)
-            await self._finish()
-        return handled
-
-    async def _refill(self) -> None:
-        if self.woken.is_set():
-            self.woken.clear()
-            await self._claim(max(self.lookahead - len(self.waiting), 5))
-        elif self._claim_due_at() <= self.owner.clock():
-            await self._claim(self.lookahead - len(self.waiting))
-
-    def _claim_due_at(self) -> float:
-        """When to claim again: soon while rows keep coming, else at the idle poll."""
-        if len(self.waiting) >= self.lookahead:
-            return float("inf")
-        if self.drained:
-            return self.last_claim + self.idle_seconds
-        if len(self.waiting) > self.lookahead // 2:
-            return float("inf")
-        return self.last_claim + 0.05
-
-    async def _claim(self, limit: int) -> None:
-        self.last_claim = self.owner.clock()
-        rows = await asyncio.to_thread(self.owner.claim, self.channel, limit)
-        self.drained = len(rows) < limit
-        if rows:
-            self.waiting.extend(rows)
-            self.waiting.sort(key=lambda r: (r.priority, r.id or 0))
-
-    def _next_ready(self) -> OutboxMessage | None:
-        """The most urgent row whose recipient is free (one row per recipient at a time)."""
-        now = self.owner.clock()
-        seen: set[str] = set()
-        for row in self.waiting:
-            if row.recipient in seen:
-                continue
-            seen.add(row.recipient)
-            if row.recipient not in self.busy and self.pacer.ready_at(row.recipient) <= now:
-                return row
-        return None
-
-    async def _start(self, row: OutboxMessage) -> int:
-        self.waiting.remove(row)
-        self.busy.add(row.recipient)
-        # The slot first, then ``sending``: a crash while waiting for a slot leaves the row
-        # claimed (sent later), not ``sending`` (given up as perhaps delivered).
-        await self.pacer.acquire(row.recipient)
-        if not await asyncio.to_thread(self.owner.mark_sending, row):
-            self.busy.discard(row.recipient)  # no longer ours (stopped, or lease lost)
-            return 0
-        task = asyncio.create_task(self._deliver(row))
-        self.tasks.add(task)
-        return 1
-
-    async def _deliver(self, row: OutboxMessage) -> None:
-        try:
-            outcome = await self._send_parts(row)
-            await asyncio.to_thread(self.owner.record, row, outcome)
-            if isinstance(outcome, RetryLater | Stopped):
-                self._drop_held(row, everything=isinstance(outcome, Stopped))
-        except Exception:
-            log.exception("delivering outbox row %s failed", row.id)
-        finally:
-            self.busy.discard(row.recipient)
-            task = asyncio.current_task()
-            if task is not None:
-                self.tasks.discard(task)
-            self.progress.set()
-
-    def _drop_held(self, row: OutboxMessage, *, everything: bool) -> None:
-        """Forget rows the database now holds back (a retry) or stopped (a block)."""
-
-        def held(other: OutboxMessage) -> bool:
-            later = (other.id or 0) > (row.id or 0)
-            return other.recipient == row.recipient and (everything or later)
-
-        self.waiting = [other for other in self.waiting if not held(other)]
-
-    async def _send_parts(self, row: OutboxMessage) -> Outcome:
-        parts = self.sender.parts(row.payload) if isinstance(self.sender, MultipartSender) else 1
-        first = int(row.payload.get("parts_sent", 0))
-        outcome: Outcome = Delivered()
-        for index in range(first, max(parts, first + 1)):
-            if index > first:
-                await self.pacer.acquire(row.recipient)
-            payload = row.payload if parts == 1 else {**row.payload, "part": index}
-            outcome = await self._send_one(row, payload)
-            if isinstance(outcome, RetryLater) and outcome.flood:
-                self.pacer.pause(outcome.after)
-            if not isinstance(outcome, Delivered):
-                break
-            if index + 1 < parts:
-                await asyncio.to_thread(self.owner.save_progress, row, index + 1)
-        return outcome
-
-    async def _send_one(self, row: OutboxMessage, payload: dict[str, Any]) -> Outcome:
-        try:
-            return await self.sender.send(row.recipient, payload)
-        except Exception as error:  # an adapter bug must not lose the row silently
-            log.exception("sender %s raised for outbox row %s", self.channel, row.id)
-            return Failed(f"sender error: {type(error).__name__}")
-
-    async def _idle(self, stop: asyncio.Event | None, once: bool) -> None:
-        now = self.owner.clock()
-        wake_at = [
-            self.pacer.ready_at(r.recipient) for r in self.waiting if r.recipient not in self.busy
-        ]
-        if not once:
-            wake_at.append(self._claim_due_at())
-        timeout = min([self.idle_seconds, *(max(0.001, at - now) for at in wake_at)])
-        self.progress.clear()
-        events = [self.progress] if once else [self.progress, self.woken]
-        if stop is not None:
-            events.append(stop)
-        await _wait_any(events, timeout)
-
-    async def _finish(self) -> None:
-        if self.tasks:
-            await asyncio.gather(*self.tasks, return_exceptions=True)
-        if self.waiting:
-            rows, self.waiting = self.waiting, []
-            await asyncio.to_thread(self.owner.release, rows)
+def _again(now: datetime, wait: float, reason: str) -> dict[str, Any]:
+    """The values of a row going back to ``pending`` for another attempt."""
+    return {
+        "status": OutboxStatus.PENDING,
+        "claimed_by": None,
+        "next_attempt_at": now + timedelta(seconds=wait),
+        "last_error": reason[:500],
+    }
 
 
 def _never(_recipient: str) -> bool:
@@ -414,14 +304,5 @@ def _limits_for(limits: Limits | Mapping[str, Limits] | None, channel: str) -> L
     return limits.get(channel, Limits())
 
 
-async def _wait_any(events: list[asyncio.Event], seconds: float) -> None:
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-
-
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    await _wait_any([stop], seconds)
+    await wait_any([stop], seconds)

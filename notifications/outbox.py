@@ -1,31 +1,35 @@
 """The outbox: messages written in the same transaction as the change that caused them.
 
-The life of a row, and what each step promises:
+The life of a row, and what each step promises (who holds a row and when it may go is
+:mod:`notifications.claims`):
 
 ``pending`` → ``claimed``
     A dispatcher takes a batch (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a conditional
     UPDATE on SQLite, which ignores ``FOR UPDATE``) and commits. The row is now one
-    worker's; nothing has been sent. If that worker dies, the lease runs out and
-    :func:`expire_leases` puts the row back to ``pending``: it was never sent, so sending
-    it later cannot double it.
+    worker's; nothing has been sent. If that worker dies, the row goes back to
+    ``pending`` - at once when a dispatcher starts, else when its lease lapses: it was
+    never sent, so sending it later cannot double it.
 ``claimed`` → ``sending``
-    :func:`mark_sending` commits, *then* the network call is made. The UPDATE names the
-    worker and requires ``claimed``, so a worker that lost its claim sends nothing.
+    ``mark_sending`` commits, *then* the network call is made. The UPDATE names the
+    worker, requires ``claimed`` and requires the recipient's earlier rows to be settled,
+    so a worker that lost its claim sends nothing and one chat's rows keep their order.
 ``sending`` → ``sent`` / ``failed`` / ``stopped`` / ``pending`` (retry) / ``unknown``
-    The channel's answer decides. A retry happens only after an answer that proves
-    nothing was delivered (a 429, a 5xx, a refused connection). A read timeout after the
-    request went out proves nothing either way: the row becomes ``unknown``.
-    If the worker dies mid-send, the lease runs out and the row becomes ``unknown`` too.
+    The channel's answer decides. A retry happens after an answer that proves nothing was
+    delivered (a 429, a 5xx, a refused connection). A read timeout after the request went
+    out, or a worker dying mid-send, proves nothing either way; then the kind decides.
 
-So the guarantee is **at most once**: a row is never sent twice, whatever crashes or times
-out; a row that may have been lost is marked ``unknown`` (never silently dropped) for a
-person to look at. Only rows caught mid-send can end there - at most the few sends in
-flight when a worker dies, never the ones it had merely claimed.
+Two delivery rules, by kind (:data:`AT_LEAST_ONCE`):
+
+- **Notices and reminders: at most once.** A row that may have been lost becomes
+  ``unknown`` (never silently dropped) for a person to look at; it is never sent twice.
+- **Replies to a villager's own message (``INTERACTIVE``): at least once.** A reply that
+  may have been lost is sent again, up to the retry cap: a question seen twice is far
+  better than a conversation that silently stops.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -48,8 +52,13 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"
     #: The recipient blocked us (Telegram 403): nothing more is sent to them.
     STOPPED = "stopped"
-    #: It may or may not have arrived (a timeout or a crash mid-send); never retried.
+    #: It may or may not have arrived (a timeout or a crash mid-send) and is not sent
+    #: again: a notice at once, a reply once its retries are used up.
     UNKNOWN = "unknown"
+
+
+#: Rows a worker holds: no other worker sends to their recipient meanwhile.
+HELD = (OutboxStatus.CLAIMED, OutboxStatus.SENDING)
 
 
 class Priority(IntEnum):
@@ -60,11 +69,20 @@ class Priority(IntEnum):
     BULK = 10
 
 
+#: Kinds sent again when they may have been lost (a reply the villager waits for); every
+#: other kind is sent at most once (see the module docstring).
+AT_LEAST_ONCE = frozenset({Priority.INTERACTIVE})
+
+
 class OutboxMessage(SQLModel, table=True):
     """One message to one recipient on one channel."""
 
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_due", "status", "priority", "next_attempt_at", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "priority", "next_attempt_at", "id"),
+        #: One recipient's rows in order: the per-chat order checks of claims and sends.
+        Index("ix_outbox_recipient", "channel", "recipient", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=32)
@@ -114,99 +132,6 @@ def enqueue(
     )
     session.add(message)
     return message
-
-
-def claim(
-    session: Session,
-    *,
-    worker: str,
-    channel: str,
-    now: datetime,
-    limit: int,
-    lease: timedelta,
-    use_skip_locked: bool,
-) -> list[OutboxMessage]:
-    """Take up to ``limit`` due messages for ``worker``, most urgent first, as ``claimed``.
-
-    Rows for a contact who blocked the channel are marked ``stopped`` instead. The caller
-    commits right after, before any send: that commit makes a row one worker's.
-    """
-    due = (
-        select(OutboxMessage.id, col(Contact.stopped_at))
-        .outerjoin(Contact, col(Contact.id) == col(OutboxMessage.contact_id))
-        .where(
-            col(OutboxMessage.channel) == channel,
-            col(OutboxMessage.status) == OutboxStatus.PENDING,
-            col(OutboxMessage.next_attempt_at) <= now,
-        )
-        .order_by(
-            col(OutboxMessage.priority), col(OutboxMessage.next_attempt_at), col(OutboxMessage.id)
-        )
-        .limit(limit)
-    )
-    if use_skip_locked:
-        due = due.with_for_update(skip_locked=True, of=OutboxMessage)
-    found = [(int(row_id), stopped) for row_id, stopped in session.exec(due) if row_id]
-    ids = [row_id for row_id, stopped in found if stopped is None]
-    blocked = [row_id for row_id, stopped in found if stopped is not None]
-    if blocked:
-        _set(
-            session,
-            blocked,
-            OutboxStatus.PENDING,
-            status=OutboxStatus.STOPPED,
-            last_error="recipient had stopped the channel",
-        )
-    if not ids:
-        return []
-    # The status condition makes this safe on SQLite too, where FOR UPDATE is ignored.
-    claimed = {"status": OutboxStatus.CLAIMED, "claimed_by": worker, "lease_until": now + lease}
-    _set(session, ids, OutboxStatus.PENDING, **claimed)
-    query = (
-        select(OutboxMessage)
-        .where(
-            col(OutboxMessage.id).in_(ids),
-            col(OutboxMessage.claimed_by) == worker,
-            col(OutboxMessage.status) == OutboxStatus.CLAIMED,
-        )
-        .order_by(col(OutboxMessage.priority), col(OutboxMessage.id))
-    )
-    return list(session.exec(query))
-
-
-def mark_sending(
-    session: Session, *, row_id: int | None, worker: str, now: datetime, lease: timedelta
-) -> bool:
-    """Move one of ``worker``'s claimed rows to ``sending``; ``False`` if it is not theirs.
-
-    Commit before the network call: from then on the row is never sent again.
-    """
-    result = session.execute(
-        update(OutboxMessage)
-        .where(
-            col(OutboxMessage.id) == row_id,
-            col(OutboxMessage.claimed_by) == worker,
-            col(OutboxMessage.status) == OutboxStatus.CLAIMED,
-        )
-        .values(status=OutboxStatus.SENDING, lease_until=now + lease)
-    )
-    return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
-
-
-def release(session: Session, *, ids: list[int], worker: str) -> int:
-    """Give ``worker``'s claimed (unsent) rows back to ``pending``; returns how many."""
-    if not ids:
-        return 0
-    result = session.execute(
-        update(OutboxMessage)
-        .where(
-            col(OutboxMessage.id).in_(ids),
-            col(OutboxMessage.claimed_by) == worker,
-            col(OutboxMessage.status) == OutboxStatus.CLAIMED,
-        )
-        .values(status=OutboxStatus.PENDING, claimed_by=None, lease_until=None)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def hold_recipient(
@@ -277,25 +202,6 @@ def stop_recipient(
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def expire_leases(session: Session, *, now: datetime) -> int:
-    """Rows whose worker vanished: ``claimed`` back to ``pending``, ``sending`` to ``unknown``.
-
-    Returns how many rows changed.
-    """
-    expired = or_(col(OutboxMessage.lease_until).is_(None), col(OutboxMessage.lease_until) < now)
-    unsent = session.execute(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.status) == OutboxStatus.CLAIMED, expired)
-        .values(status=OutboxStatus.PENDING, claimed_by=None, lease_until=None)
-    )
-    lost = session.execute(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.status) == OutboxStatus.SENDING, expired)
-        .values(status=OutboxStatus.UNKNOWN, last_error="sender stopped mid-send; not retried")
-    )
-    return int(unsent.rowcount or 0) + int(lost.rowcount or 0)  # type: ignore[attr-defined]
-
-
 def pending_count(session: Session, channel: str | None = None) -> int:
     """How many messages wait to be sent."""
     query = select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING)
@@ -352,11 +258,3 @@ def resend(session: Session, row_id: int, *, now: datetime) -> OutboxMessage:
     original.last_error = f"{original.last_error or ''}; {note}"[-500:].lstrip("; ")
     session.add(original)
     return copy
-
-
-def _set(session: Session, ids: list[int], current: OutboxStatus, **values: Any) -> None:
-    session.execute(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == current)
-        .values(**values)
-    )

@@ -3,11 +3,12 @@
 ``notifications`` never imports ``bot``: channel adapters in ``bot.channels`` implement
 :class:`Sender`, and the composition root hands them to the dispatcher.
 
-The outcome tells the dispatcher whether the message may be sent again. Only
-:class:`RetryLater` allows that, and an adapter returns it only when it *knows* nothing was
+The outcome tells the dispatcher whether the message may be sent again.
+:class:`RetryLater` says it may: an adapter returns it only when it *knows* nothing was
 delivered (a 429, a 5xx answer, a refused connection). When it cannot know - a read
-timeout after the request went out - it returns :class:`Uncertain`, and the row is never
-sent again.
+timeout after the request went out - it returns :class:`Uncertain`, and the outbox's rule
+for the row's kind decides: a reply is sent again, anything else never
+(:data:`notifications.outbox.AT_LEAST_ONCE`).
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ class Failed:
 class Uncertain:
     """The request went out but no answer came back: it may have been delivered.
 
-    Never retried (a retry could deliver it twice); the row is marked ``unknown``.
+    A reply to the villager is sent again (a possible duplicate beats a silent stop); any
+    other row is marked ``unknown`` and never sent again (a retry could deliver it twice).
     """
 
     reason: str

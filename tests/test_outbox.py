@@ -1,15 +1,15 @@
-"""The outbox's states on both databases: claimed, sending, held, stopped, recovered."""
+"""The outbox's states on both databases: claimed, sending, held, stopped, recovered, in order."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from conftest import FakeClock
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 
 from bot.services import Services
 from intake.contacts import get_or_create_contact
-from notifications import outbox
+from notifications import claims, outbox
 from notifications.outbox import OutboxMessage, OutboxStatus, Priority, enqueue
 
 LEASE = timedelta(minutes=5)
@@ -35,7 +35,7 @@ def put(services: Services, recipient: str, priority: Priority = Priority.INTERA
 
 def claim(services: Services, worker: str, limit: int = 10) -> list[int]:
     with services.db.write() as db:
-        rows = outbox.claim(
+        rows = claims.claim(
             db,
             worker=worker,
             channel="telegram",
@@ -69,25 +69,118 @@ def test_only_the_claiming_worker_may_start_sending(services: Services, clock: F
     row = put(services, "a")
     claim(services, "w1")
     with services.db.write() as db:
-        assert not outbox.mark_sending(db, row_id=row, worker="w2", now=clock(), lease=LEASE)
-        assert outbox.mark_sending(db, row_id=row, worker="w1", now=clock(), lease=LEASE)
-        assert not outbox.mark_sending(db, row_id=row, worker="w1", now=clock(), lease=LEASE)
+        assert not claims.mark_sending(db, row_id=row, worker="w2", now=clock(), lease=LEASE)
+        assert claims.mark_sending(db, row_id=row, worker="w1", now=clock(), lease=LEASE)
+        assert not claims.mark_sending(db, row_id=row, worker="w1", now=clock(), lease=LEASE)
     assert statuses(services)[row] == OutboxStatus.SENDING
 
 
-def test_expired_leases_resend_the_unsent_and_never_the_maybe_sent(
+def test_expired_leases_resend_the_unsent_and_a_maybe_sent_notice_never(
     services: Services, clock: FakeClock
 ) -> None:
-    claimed, sending = put(services, "a"), put(services, "b")
+    claimed, notice, reply = (
+        put(services, "a"),
+        put(services, "b", Priority.NOTICE),
+        put(services, "c"),
+    )
     claim(services, "dead")
     with services.db.write() as db:
-        outbox.mark_sending(db, row_id=sending, worker="dead", now=clock(), lease=LEASE)
-        assert outbox.expire_leases(db, now=clock()) == 0
+        for row in (notice, reply):
+            claims.mark_sending(db, row_id=row, worker="dead", now=clock(), lease=LEASE)
+        assert claims.expire_leases(db, now=clock()) == 0
     clock.advance(minutes=6)
     with services.db.write() as db:
-        assert outbox.expire_leases(db, now=clock()) == 2
-    assert statuses(services) == {claimed: OutboxStatus.PENDING, sending: OutboxStatus.UNKNOWN}
-    assert claim(services, "w2") == [claimed]
+        assert claims.expire_leases(db, now=clock()) == 3
+    assert statuses(services) == {
+        claimed: OutboxStatus.PENDING,
+        notice: OutboxStatus.UNKNOWN,  # at most once
+        reply: OutboxStatus.PENDING,  # at least once: the villager waits for it
+    }
+    assert sorted(claim(services, "w2")) == [claimed, reply]
+
+
+def test_a_reply_lost_mid_send_too_often_is_given_up_as_unknown(
+    services: Services, clock: FakeClock
+) -> None:
+    reply = put(services, "a")
+    for _ in range(3):
+        claim(services, "dying")
+        with services.db.write() as db:
+            claims.mark_sending(db, row_id=reply, worker="dying", now=clock(), lease=LEASE)
+        clock.advance(minutes=6)
+        with services.db.write() as db:
+            claims.expire_leases(db, now=clock(), max_attempts=3)
+    assert statuses(services) == {reply: OutboxStatus.UNKNOWN}
+
+
+def test_one_recipient_is_one_workers_at_a_time(services: Services) -> None:
+    first, second = put(services, "a"), put(services, "a")
+    other = put(services, "b")
+    assert claim(services, "w1", limit=1) == [first]
+    assert claim(services, "w2") == [other]  # not "a"'s second row: w1 holds "a"
+    assert claim(services, "w1") == [second]
+
+
+def test_a_reply_in_several_messages_is_claimed_in_one_go(services: Services) -> None:
+    rows = [put(services, "a") for _ in range(4)]
+    with services.db.write() as db:
+        taken = claims.claim(
+            db, worker="w1", channel="telegram", now=services.clock(), limit=10,
+            lease=LEASE, use_skip_locked=not services.db.is_sqlite, per_recipient=3,
+        )  # fmt: skip
+    assert [r.id for r in taken] == rows[:3]
+
+
+def test_a_row_is_not_sent_before_its_recipients_earlier_rows(
+    services: Services, clock: FakeClock
+) -> None:
+    first, second = put(services, "a"), put(services, "a")
+    claim(services, "w1")
+
+    def mark(row: int) -> bool:
+        with services.db.write() as db:
+            return claims.mark_sending(db, row_id=row, worker="w1", now=clock(), lease=LEASE)
+
+    assert not mark(second)  # the first is not sent yet
+    assert mark(first)
+    assert not mark(second)  # the first is on its way: one send per chat at a time
+    with services.db.write() as db:
+        db.execute(
+            update(OutboxMessage).where(col(OutboxMessage.id) == first).values(status="sent")
+        )
+    assert mark(second)
+
+
+def test_a_restart_gives_back_unsent_claims_and_their_old_worker_sends_nothing(
+    services: Services, clock: FakeClock
+) -> None:
+    rows = [put(services, "a"), put(services, "b")]
+    claim(services, "before-restart")
+    with services.db.write() as db:
+        assert claims.release_claims(db, channel="telegram") == 2
+    assert sorted(claim(services, "after-restart")) == rows
+    with services.db.write() as db:
+        for row in rows:
+            assert not claims.mark_sending(
+                db, row_id=row, worker="before-restart", now=clock(), lease=LEASE
+            )
+
+
+def test_a_heartbeat_keeps_a_claim_and_a_lapsed_one_goes_to_another_worker(
+    services: Services, clock: FakeClock
+) -> None:
+    kept, lapsed = put(services, "a"), put(services, "b")
+    claim(services, "w1")
+    clock.advance(minutes=4)
+    with services.db.write() as db:
+        assert claims.renew(db, ids=[kept], worker="w1", now=clock(), lease=LEASE) == 1
+    clock.advance(minutes=2)
+    with services.db.write() as db:  # another worker's heartbeat
+        assert claims.expire_leases(db, now=clock()) == 1
+    assert claim(services, "w2") == [lapsed]
+    with services.db.write() as db:
+        assert not claims.mark_sending(db, row_id=lapsed, worker="w1", now=clock(), lease=LEASE)
+        assert claims.mark_sending(db, row_id=kept, worker="w1", now=clock(), lease=LEASE)
 
 
 def test_a_stopped_recipient_gets_nothing_more(services: Services, clock: FakeClock) -> None:
@@ -119,7 +212,7 @@ def test_a_retried_row_keeps_its_recipients_later_rows_behind_it(
         outbox.hold_recipient(
             db, channel="telegram", recipient="a", after_id=first, until=retry_at, worker="w1"
         )
-        outbox.release(db, ids=[first], worker="w1")
+        claims.release(db, ids=[first], worker="w1")
     with services.db.read() as db:
         held = db.get(OutboxMessage, second)
         assert held is not None

@@ -16,7 +16,7 @@ from telegram.request import HTTPXRequest
 from bot.channels.telegram_sender import TelegramSender
 from bot.services import Services
 from intake.contacts import Contact, get_or_create_contact
-from notifications import outbox
+from notifications import claims
 from notifications.dispatcher import Dispatcher
 from notifications.outbox import OutboxMessage, OutboxStatus, Priority, enqueue
 from notifications.ratelimit import Limits
@@ -53,7 +53,11 @@ def dispatcher(services: Services, bot: Bot) -> Dispatcher:
 
 
 def queue(
-    services: Services, text: str, chat: int = CHAT, buttons: list[dict[str, str]] | None = None
+    services: Services,
+    text: str,
+    chat: int = CHAT,
+    buttons: list[dict[str, str]] | None = None,
+    priority: Priority = Priority.INTERACTIVE,
 ) -> int:
     with services.db.write() as db:
         contact = get_or_create_contact(db, "telegram", str(chat), language="zh_CN")
@@ -63,6 +67,7 @@ def queue(
             recipient=str(chat),
             contact_id=contact.id,
             payload={"text": text, "buttons": buttons or []},
+            priority=priority,
             now=services.clock(),
         )
         assert row is not None
@@ -186,7 +191,7 @@ async def test_a_read_timeout_after_sending_is_never_sent_again(
     services: Services, dispatcher: Dispatcher, tg: FakeTelegram, clock: FakeClock
 ) -> None:
     tg.fail_next("sendMessage", "timeout", hold=2, deliver=True)  # Telegram did deliver it
-    sent = queue(services, "一")
+    sent = queue(services, "一", priority=Priority.NOTICE)  # a reply would be sent again
     await dispatcher.run_once()
     tg.release_held()
     await tg.wait_for(lambda: tg.sent_messages(CHAT))
@@ -230,14 +235,15 @@ async def test_a_refused_connection_is_retried(services: Services) -> None:
 async def test_a_crash_mid_send_is_marked_unknown_and_a_crash_before_is_resent(
     services: Services, dispatcher: Dispatcher, tg: FakeTelegram, clock: FakeClock
 ) -> None:
-    sending, claimed = queue(services, "发送中"), queue(services, "已认领")
+    sending = queue(services, "发送中", priority=Priority.NOTICE)  # a reply is sent again
+    claimed = queue(services, "已认领")
     with services.db.write() as db:  # a worker claims both, starts one send, then dies
-        rows = outbox.claim(
+        rows = claims.claim(
             db, worker="dead", channel="telegram", now=clock(), limit=10,
             lease=timedelta(minutes=5), use_skip_locked=not services.db.is_sqlite,
         )  # fmt: skip
-        assert [r.id for r in rows] == [sending, claimed]
-        assert outbox.mark_sending(
+        assert sorted(r.id for r in rows) == [sending, claimed]
+        assert claims.mark_sending(
             db, row_id=sending, worker="dead", now=clock(), lease=timedelta(minutes=5)
         )
     assert await dispatcher.run_once() == 0  # leases still held: nobody touches them
