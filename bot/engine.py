@@ -8,18 +8,25 @@ double-tapped button never answers a later question; an empty message gets the q
 asked again. A number read with some guessing ("四万多", "一个月500", "2.5" as a year's
 income) is confirmed before it is stored: the session keeps it as ``pending`` until the
 person says 对 or 不对 (:mod:`bot.understanding`).
+
+Nothing in progress is dropped silently: a /start (a poster scanned again, the terminal
+chat restarted) or an idle timeout in the middle of an application goes to the menu with
+the application kept there, and the menu asks 继续上次的申请 / 重新开始 first; 菜单 and
+返回 out of it show the menu with 继续上次的申请 on top, as a saved draft is shown. Only
+重新开始 said in so many words lets the work go.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot import answering, understanding
 from bot.asking import CONFIRM_NO, CONFIRM_YES, GLOBAL_PREFIX, confirm_reply, render_step
 from bot.flow import (
+    UNFINISHED,
     Answers,
     Context,
     Dialog,
@@ -34,61 +41,17 @@ from bot.flow import (
     Transition,
 )
 from bot.parsing import clean
-from locales.intents import Intents, default_intents
+from bot.state import MENU, Session, copy_session, unfinished
+from locales.intents import COMMANDS, Intents, default_intents
 
-MENU = "menu"
+#: The menu's step of choices (its first step asks about unfinished work, when there is).
+MENU_CHOICES = "choose"
 WELCOME_BACK_AFTER = timedelta(hours=1)
 #: Commands that open a dialog from anywhere and come back to where the person was
 #: (a channel may offer them as ``g:status`` buttons or map its own commands onto them).
-SHORTCUTS = {"human": "callback", "status": "status", "language": "language"}
-
-
-@dataclass
-class Session:
-    """Where one person stands: dialog, step, answers so far, and the way back."""
-
-    dialog: str = MENU
-    step: str = ""
-    answers: Answers = field(default_factory=dict)
-    history: list[str] = field(default_factory=list)
-    language: str = "zh_CN"
-    editing: bool = False
-    invalid: int = 0
-    stack: list[dict[str, Any]] = field(default_factory=list)
-    updated_at: str | None = None
-    #: A guessed number waiting for 对 / 不对 (see :class:`bot.understanding.Check`).
-    pending: dict[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready data."""
-        return {
-            "dialog": self.dialog,
-            "step": self.step,
-            "answers": self.answers,
-            "history": self.history,
-            "language": self.language,
-            "editing": self.editing,
-            "invalid": self.invalid,
-            "stack": self.stack,
-            "updated_at": self.updated_at,
-            "pending": self.pending,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Session:
-        """Rebuild from :meth:`to_json` output."""
-        return cls(
-            dialog=str(data.get("dialog", MENU)),
-            step=str(data.get("step", "")),
-            answers=dict(data.get("answers", {})),
-            history=list(data.get("history", [])),
-            language=str(data.get("language", "zh_CN")),
-            editing=bool(data.get("editing", False)),
-            invalid=int(data.get("invalid", 0)),
-            stack=list(data.get("stack", [])),
-            updated_at=data.get("updated_at"),
-            pending=dict(pending) if isinstance(pending := data.get("pending"), Mapping) else None,
-        )
+SHORTCUTS = {"human": "callback", "status": "status", "language": "language", "mine": "mine"}
+#: Intents typed at any step: the commands, and 我的申请 (the person's own applications).
+TYPED_COMMANDS = (*COMMANDS, "mine")
 
 
 @dataclass(frozen=True)
@@ -111,32 +74,30 @@ class Engine:
     def resume(self, session: Session | None, given: Input, context: Context) -> Sprint:
         """Advance ``session`` (``None`` for a first contact) by one input."""
         run = _Run(self, context)
-        state = self._arrive(run, session, context)
-        if state is None:
-            state = run.enter(
-                Session(language=session.language if session else context.language), MENU
-            )
+        if session is None:
+            run.say(Text("welcome"))
+            state = run.enter(Session(language=context.language), MENU)
         else:
-            state = self._handle(run, state, given)
+            state = copy_session(session)
+            idle = _idle(state, context.now)
+            if idle is not None and idle > context.session_ttl:
+                state = self._expired(run, state)
+            else:
+                if idle is not None and idle > WELCOME_BACK_AFTER and state.dialog != MENU:
+                    run.say(Text("session.welcome_back"))
+                state = self._handle(run, state, given)
         state.updated_at = context.now.isoformat()
         return Sprint(state, tuple(run.events))
 
-    def _arrive(self, run: _Run, session: Session | None, context: Context) -> Session | None:
-        """Check the session is alive; greet a new or returning person."""
-        if session is None:
-            run.say(Text("welcome"))
-            return None
-        idle = _idle(session, context.now)
-        if idle is not None and idle > context.session_ttl:
-            run.say(Text("session.expired"))
-            return None
-        if idle is not None and idle > WELCOME_BACK_AFTER and session.dialog != MENU:
-            run.say(Text("session.welcome_back"))
-        return replace(session, answers=dict(session.answers), history=list(session.history))
+    def _expired(self, run: _Run, state: Session) -> Session:
+        """Idle past the session's life: start from the menu, offering unfinished work back."""
+        kept = unfinished(self.dialogs, state)
+        run.say(Text("session.expired" if kept is None else "session.expired_kept"))
+        return run.to_menu(state, offer=True)
 
     def _handle(self, run: _Run, state: Session, given: Input) -> Session:
         if given.start:
-            return run.enter(Session(language=state.language), MENU)
+            return run.to_menu(state, offer=True)
         dialog = self.dialogs.get(state.dialog)
         if dialog is None or not dialog.has_step(state.step):
             # A session stored before its dialog changed: start again from the menu.
@@ -225,7 +186,7 @@ class Engine:
             if given.data.startswith(GLOBAL_PREFIX):
                 return given.data[len(GLOBAL_PREFIX) :] or None
             return None
-        return self.intents.command(clean(given.text))
+        return self.intents.match(clean(given.text), TYPED_COMMANDS)
 
     def _command(self, run: _Run, state: Session, command: str) -> Session:
         if state.pending is not None and command != "help":
@@ -243,8 +204,11 @@ class Engine:
             if state.dialog == shortcut:
                 return run.prompt(state)
             return run.start(state, StartDialog(shortcut, suspend=True))
-        run.say(Text("restart.done" if command == "restart" else "menu.back"))
-        return run.enter(Session(language=state.language), MENU)
+        if command == "restart":  # said in so many words: the unfinished work goes
+            run.say(Text("restart.done"))
+            return run.enter(Session(language=state.language), MENU)
+        run.say(Text("menu.back"))
+        return run.to_menu(state, offer=False)
 
 
 class _Run:
@@ -264,10 +228,12 @@ class _Run:
         dialog_id: str,
         answers: Answers | None = None,
         step_id: str | None = None,
+        history: Iterable[str] = (),
     ) -> Session:
-        """Start ``dialog_id`` in ``state`` and ask its first question."""
+        """Start ``dialog_id`` in ``state`` and ask its first question (or ``step_id``)."""
         dialog = self.engine.dialogs[dialog_id]
-        state.dialog, state.answers, state.history = dialog_id, dict(answers or {}), []
+        state.dialog, state.answers = dialog_id, dict(answers or {})
+        state.history = list(history)
         state.editing, state.invalid, state.pending = False, 0, None
         step = dialog.step(step_id) if step_id else dialog.first(state.answers, self.context)
         if step is None:
@@ -327,7 +293,9 @@ class _Run:
                     "history": state.history,
                 }
             )
-        return self.enter(state, transition.dialog, transition.answers, transition.step)
+        return self.enter(
+            state, transition.dialog, transition.answers, transition.step, transition.history
+        )
 
     def finish(self, state: Session, end: EndDialog) -> Session:
         """Close the dialog: effects, a closing text, then the suspended dialog or the menu."""
@@ -354,8 +322,21 @@ class _Run:
         if state.stack:
             return self.finish(state, EndDialog())
         if state.dialog != MENU:
-            return self.enter(Session(language=state.language), MENU)
+            return self.to_menu(state, offer=False)
         return self.prompt(state)
+
+    def to_menu(self, state: Session, *, offer: bool) -> Session:
+        """Go to the menu, keeping unfinished work in it: nothing in progress is dropped.
+
+        With ``offer`` (a /start, a poster scanned again, an idle timeout) the menu first
+        asks 继续上次的申请 / 重新开始; without (菜单, 返回 out of a dialog) it shows its
+        choices with 继续上次的申请 on top, the way a saved draft is offered.
+        """
+        kept = unfinished(self.engine.dialogs, state)
+        fresh = Session(language=state.language)
+        if kept is None:
+            return self.enter(fresh, MENU)
+        return self.enter(fresh, MENU, {UNFINISHED: kept}, None if offer else MENU_CHOICES)
 
 
 def _stale(step: Step, data: str) -> bool:

@@ -140,6 +140,8 @@ class StartDialog:
     answers: Answers = field(default_factory=dict)
     step: str | None = None
     suspend: bool = False
+    #: The steps already answered, when coming back to unfinished work (返回 then works).
+    history: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,9 @@ class EndDialog:
 
 
 Transition: TypeAlias = Goto | StartDialog | EndDialog
+#: The menu's answer key holding unfinished work (a dialog's step, answers and history)
+#: the person left for the menu: a /start, a poster scanned again, an idle timeout.
+UNFINISHED = "unfinished"
 #: Per unit of a number step: the hint shown with the question and the examples given when
 #: an answer cannot be read. Every number step's unit must be listed here.
 NUMBER_UNITS: Mapping[str, tuple[str, str]] = {
@@ -235,6 +240,9 @@ class Dialog:
     id: str
     steps: tuple[Step, ...]
     finish: Callable[[Answers, Context], EndDialog]
+    #: Work in this dialog is kept when the person leaves it for the menu, and offered
+    #: back (继续上次的申请 / 重新开始): an application takes ten minutes to fill in.
+    resumable: bool = False
 
     def step(self, step_id: str) -> Step:
         """The step called ``step_id``."""

@@ -24,7 +24,7 @@ from bot.engine import Input
 from bot.services import Services
 from intake.applications import Application
 from intake.audit import AuditEvent
-from intake.callbacks import CallbackRequest
+from intake.callbacks import CallbackRequest, note_of
 from intake.households import Household
 from intake.queue import QueueItem
 
@@ -113,7 +113,9 @@ def _records(services: Services) -> dict[str, Any]:
             for a in applications
         ],
         "households": households,
-        "callbacks": [{"note": c.note, "context": c.context} for c in callbacks],
+        "callbacks": [
+            {"note": note_of(c, services.cipher), "context": c.context} for c in callbacks
+        ],
         "audit": [e.action for e in audit],
     }
 

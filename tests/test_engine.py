@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.dialogs import DIALOGS
+from bot.dialogs.self_application import STEPS
 from bot.engine import Engine, Input, Session, Sprint
 from bot.flow import Context, Effect, Reply, Village
 from bot.render import render
@@ -222,6 +224,9 @@ _TEXTS = st.one_of(
             "不对",
             "没",
             "转人工",
+            "我的申请",
+            "编号忘了",
+            "/start",
             "我的编号是5CJJ-PX5F",
             "421223195803151230",
             "13812345678",
@@ -240,6 +245,7 @@ _ACTIONS = st.lists(
         st.tuples(st.just("type"), _TEXTS),
         st.tuples(st.just("data"), st.text(max_size=80)),
         st.tuples(st.just("wait"), st.integers(min_value=0, max_value=5 * 24 * 3600)),
+        st.tuples(st.just("start"), st.none()),
     ),
     max_size=60,
 )
@@ -259,6 +265,8 @@ def test_no_input_sequence_crashes_the_engine(actions: list[tuple[str, object]])
             given_input = Input(data=buttons[int(value) % len(buttons)]) if buttons else Input()  # type: ignore[call-overload]
         elif kind == "type":
             given_input = Input(text=str(value))
+        elif kind == "start":
+            given_input = Input(start=True)
         else:
             given_input = Input(data=str(value))
         sprint = ENGINE.resume(sprint.session, given_input, context(now=now))
@@ -614,3 +622,154 @@ def test_a_session_at_a_step_that_no_longer_exists_starts_at_the_menu() -> None:
     )
     sprint = ENGINE.resume(stray, Input(text="对"), context())
     assert sprint.session.pending is None and "annual_income_yuan" not in sprint.session.answers
+
+
+# --- never lose a villager's work (issue 10) ---------------------------------------------
+
+#: An application that passes every step: a proxy, two townships, every follow-up asked,
+#: then the summary and its edit list.
+EVERY_STEP = [
+    Input(data=d)
+    for d in (
+        "choose:apply",
+        "for_whom:proxy",
+        "proxy_relation:child",
+        "proxy_reason:ill",
+    )
+] + [
+    Input(text="王小明"),
+    *(Input(data=d) for d in ("township:t-1", "village:v-a", "illness:yes")),
+    Input(text="40000"),
+    Input(data="disaster:yes"),
+    Input(data="disaster_ratio:50"),
+    Input(text="20000"),
+    *(Input(data=d) for d in ("accident:no", "house:yes", "rebuild:no", "school:yes")),
+    Input(text="8000"),
+    Input(data="job:yes"),
+    Input(text="5"),
+    *(Input(data=d) for d in ("business:no", "size:3")),
+    Input(text="10000"),
+    Input(text="12000"),
+    Input(data="debts:0"),
+    *(
+        Input(data=f"{s}:no")
+        for s in ("neg_house", "neg_car", "neg_job", "neg_business", "neg_pension", "neg_conduct")
+    ),
+    Input(text="王五"),
+    Input(text="421223195803151230"),
+    Input(text="13812345678"),
+    Input(data="consent:agree"),
+    Input(data="summary:edit"),
+]
+
+
+def _states_at_every_step() -> list[tuple[int, Session]]:
+    state = ENGINE.resume(None, Input(start=True), context()).session
+    found = []
+    for number, given_input in enumerate(EVERY_STEP):
+        state = ENGINE.resume(state, given_input, context()).session
+        found.append((number, state))
+    return found
+
+
+def test_the_walk_reaches_every_step_of_the_application() -> None:
+    reached = {s.step for _, s in _states_at_every_step() if s.dialog == "self_application"}
+    assert reached == {step.id for step in STEPS}
+
+
+@pytest.mark.parametrize("step", [s.id for s in STEPS], ids=[s.id for s in STEPS])
+def test_human_at_every_step_calls_back_then_resumes_there(step: str) -> None:
+    at = next(s for _, s in _states_at_every_step() if s.step == step)
+    sprint = ENGINE.resume(at, Input(text="转人工"), context())
+    assert (sprint.session.dialog, sprint.session.step) == ("callback", "phone")
+    sprint = ENGINE.resume(sprint.session, Input(text="13812345678"), context())
+    sprint = ENGINE.resume(sprint.session, Input(text="不用了"), context())
+    assert [e.name for e in effects(sprint)] == ["callback_requested"]
+    back = sprint.session
+    assert (back.dialog, back.step) == ("self_application", step)
+    assert back.answers == at.answers and back.history == at.history
+    assert replies(sprint)[-1].parts[0].msgid == DIALOGS["self_application"].step(step).prompt  # type: ignore[union-attr]
+
+
+HALFWAY = [*APPLY, Input(data="township:t-1"), Input(data="village:v-a"), Input(data="illness:no")]
+
+
+def test_start_halfway_offers_to_continue_or_start_over() -> None:
+    state, _ = run(HALFWAY)
+    sprint = ENGINE.resume(state, Input(start=True), context())
+    assert (sprint.session.dialog, sprint.session.step) == ("menu", "offer")
+    assert last_buttons(sprint) == ["offer:continue", "offer:restart", "offer:other"]
+    resumed = ENGINE.resume(sprint.session, Input(data="offer:continue"), context()).session
+    assert (resumed.dialog, resumed.step) == ("self_application", "disaster")
+    assert resumed.answers == state.answers and resumed.history == state.history
+    again = ENGINE.resume(sprint.session, Input(text="重新开始"), context()).session
+    assert (again.dialog, again.step, again.answers) == ("self_application", "for_whom", {})
+
+
+def test_an_idle_timeout_halfway_offers_the_application_back() -> None:
+    state, _ = run(HALFWAY)
+    later = context(now=NOW + timedelta(days=4))
+    sprint = ENGINE.resume(state, Input(text="否"), later)
+    assert msgids(sprint) == ["session.expired_kept", "menu.unfinished"]
+    assert "has_disaster" not in sprint.session.answers["unfinished"]["answers"]  # not answered
+    kept = Session.from_json(json.loads(json.dumps(sprint.session.to_json())))
+    resumed = ENGINE.resume(kept, Input(text="继续上次的申请"), later).session
+    assert (resumed.dialog, resumed.step) == ("self_application", "disaster")
+
+
+def test_start_while_asking_for_a_call_back_offers_the_application_under_it() -> None:
+    state, _ = run([*HALFWAY, Input(text="转人工")])
+    assert state.dialog == "callback"
+    sprint = ENGINE.resume(state, Input(start=True), context())
+    assert sprint.session.step == "offer" and sprint.session.stack == []
+    again = ENGINE.resume(sprint.session, Input(start=True), context())
+    assert again.session.answers == sprint.session.answers  # a second /start keeps it too
+
+
+def test_menu_keeps_the_application_on_top_and_apply_asks_first() -> None:
+    state, sprint = run([*HALFWAY, Input(text="菜单")])
+    assert (state.dialog, state.step) == ("menu", "choose")
+    assert last_buttons(sprint)[0] == "choose:resume"
+    for away in ("choose:status", "choose:mine", "choose:language"):
+        elsewhere = ENGINE.resume(state, Input(data=away), context()).session
+        left = ENGINE.resume(elsewhere, Input(data="g:back"), context()).session
+        assert left.answers["unfinished"] == state.answers["unfinished"], away  # still kept
+    sprint = ENGINE.resume(state, Input(data="choose:apply"), context())
+    assert sprint.session.step == "offer"
+    resumed = ENGINE.resume(state, Input(data="choose:resume"), context()).session
+    assert (resumed.dialog, resumed.step) == ("self_application", "disaster")
+
+
+def test_back_out_of_a_resumed_draft_keeps_it() -> None:
+    draft = {"for_whom": "self", "village": "v-a", "has_illness": False}
+    state, _ = run([Input(data="choose:resume"), Input(data="g:back")], context(draft=draft))
+    assert (state.dialog, state.step) == ("menu", "choose")
+    assert state.answers["unfinished"]["step"] == "consent"
+
+
+def test_only_restart_in_words_or_the_first_question_lets_it_go() -> None:
+    state, sprint = run([*HALFWAY, Input(text="重新开始")])
+    assert msgids(sprint)[0] == "restart.done" and state.answers == {}
+    state, _ = run([Input(data="choose:apply"), Input(start=True)])
+    assert (state.step, state.answers) == ("choose", {})  # nothing answered, nothing to offer
+
+
+def test_last_year_is_named_by_beijing_calendar() -> None:
+    new_year_in_beijing = datetime(2026, 12, 31, 16, 30, tzinfo=UTC)
+    for now, said in ((new_year_in_beijing, "去年（2026年）"), (NOW, "去年（2025年）")):
+        state = Session(dialog="self_application", step="income", updated_at=now.isoformat())
+        sprint = ENGINE.resume(state, Input(text="10000"), context(now=now))
+        assert shown(sprint).startswith(f"{said}一整年")
+    assert "Last year (2025)" in shown(sprint, "en")
+
+
+def test_my_applications_typed_anywhere_lists_them_and_asks_again() -> None:
+    state, _ = run(HALFWAY)
+    sprint = ENGINE.resume(state, Input(text="我的申请呢"), context())
+    assert [e.name for e in effects(sprint)] == ["applications_listed"]
+    assert (sprint.session.dialog, sprint.session.step) == ("self_application", "disaster")
+    assert sprint.session.answers == state.answers
+    menu, _ = run([])
+    sprint = ENGINE.resume(menu, Input(data="g:mine"), context())
+    assert [e.name for e in effects(sprint)] == ["applications_listed"]
+    assert sprint.session.step == "choose"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from bot.dialogs import callback, language, menu, self_application, status_lookup
+from bot.dialogs import callback, language, menu, mine, self_application, status_lookup
 from bot.flow import Dialog
 
 DIALOGS: dict[str, Dialog] = {
     module.DIALOG.id: module.DIALOG
-    for module in (menu, self_application, status_lookup, callback, language)
+    for module in (menu, self_application, status_lookup, callback, language, mine)
 }
 
 __all__ = ["DIALOGS"]

@@ -4,6 +4,10 @@ Order: who files (self or proxy) → village → the criteria of seed 000 四(�
 national frame of seed 004 → the negative list of seed 000 附件2, asked gently (a flag
 for the cadre, never a refusal) → household details → consent (承诺授权) → summary,
 correction, confirmation. Without consent the application is kept as a draft.
+
+Income is asked by period, the way people remember it: the last 12 months, then last
+year named with its number (去年（2025年）, by Beijing's calendar); medical costs over
+the last 12 months, the span a hospital stay is remembered in.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from bot.flow import (
 )
 from intake.answers import MAX_AMOUNT_YUAN, MAX_HOUSEHOLD_SIZE, MAX_MONTHS
 from intake.identity import mask_id_number, mask_phone
+from intake.workdays import SHANGHAI
 
 YUAN = "unit.yuan"
 #: A year's income or cost under this, typed without a unit, is asked back as 万.
@@ -109,6 +114,12 @@ def _review(value: Any, answers: Answers, _context: Context) -> Transition:
 
 def _edit(value: Any, _answers: Answers, _context: Context) -> Transition:
     return Goto(str(value), editing=True)
+
+
+def last_year(context: Context) -> int:
+    """去年 as a number, by the calendar in Beijing (on 1 January at 00:30 it is already
+    the new year there, whatever the server's clock says)."""
+    return context.now.astimezone(SHANGHAI).year - 1
 
 
 def _yes_no(step_id: str, prompt: str, key: str, summary: str, **extra: Any) -> Step:
@@ -285,6 +296,7 @@ STEPS: tuple[Step, ...] = (
         "previous_year_income_yuan",
         "summary.prev_income",
         per_year=True,
+        prompt_params=lambda _answers, context: {"year": last_year(context)},
     ),
     _amount(
         "debts",
@@ -449,6 +461,7 @@ DIALOG = Dialog(
     id="self_application",
     steps=STEPS,
     finish=lambda _answers, _context: EndDialog(),
+    resumable=True,
 )
 
-__all__ = ["DIALOG", "STEPS", "assessment_answers", "summary_lines"]
+__all__ = ["DIALOG", "STEPS", "assessment_answers", "last_year", "summary_lines"]
