@@ -27,6 +27,7 @@ from intake.attachments import Attachment
 from intake.web import STATIC_DIR as CADRE_STATIC
 from intake.web import WebDeps, cadre_router
 from intake.web.deps import OpenAttachment
+from intake.web.security import SecurityHeaders
 from notifications.digest import post_notice, send_digests
 from notifications.dispatcher import Dispatcher
 from notifications.sender import Sender
@@ -71,7 +72,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 await telegram.close()
             services.db.dispose()
 
-    app = FastAPI(title="fanpin-hotline", lifespan=lifespan)
+    # FastAPI's API pages list every route and its parameters: they help nobody on a
+    # public address but someone probing it, so they are served only on request.
+    docs = settings.api_docs
+    app = FastAPI(
+        title="fanpin-hotline",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    app.add_middleware(SecurityHeaders, prefix="/cadre")
     app.state.services = services
     app.state.dispatcher = dispatcher
     app.state.telegram = telegram
@@ -123,7 +134,7 @@ def cadre_deps(
         calendar=services.calendar,
         clock=services.clock,
         cookie_secret=settings.resolved_secret("cookie_secret"),
-        cookie_secure=settings.cookie_secure,
+        cookie_secure=settings.secure_cookie(),
         post_notice=post_notice,
         attachment_openers=openers,
     )

@@ -6,7 +6,7 @@ import json
 import sys
 import uuid
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -14,6 +14,9 @@ from bot.cli_outbox import outbox_app
 from bot.cli_telegram import poster, telegram_app
 from bot.cli_users import user_app
 from bot.config import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 app = typer.Typer(
     help="fanpin-hotline: 防返贫监测 intake and hotline assistant.", no_args_is_help=True
@@ -42,11 +45,33 @@ def serve(
     if telegram_polling:
         settings.telegram_polling = True
     configure_logging(settings.log_level, secrets=[settings.telegram_token or ""])
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
+    config = server_config(
+        settings, create_app(settings), host=host or settings.host, port=port or settings.port
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:  # e.g. the port is taken: uvicorn has said why
+        raise typer.Exit(code=3)
+
+
+def server_config(settings: Settings, app: Any, *, host: str, port: int) -> uvicorn.Config:
+    """uvicorn's settings for ``app``, believing forwarded headers only from trusted proxies.
+
+    uvicorn believes ``X-Forwarded-For`` from 127.0.0.1 unless told otherwise, so anyone
+    on the machine (or a proxy passing the header through) could choose the address the
+    login limit counts. Without ``HOTLINE_TRUSTED_PROXIES`` the proxy headers middleware
+    is left out altogether; with it, only those addresses are believed.
+    """
+    import uvicorn
+
+    proxies = settings.proxy_list()
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
         log_config=None,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
     )
 
 

@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from bot.config import Settings
+from notifications.sealing import unseal
 
 outbox_app = typer.Typer(help="Outbound messages that need a person's look.", no_args_is_help=True)
 
@@ -44,7 +45,8 @@ def list_(
         typer.echo("nothing to look at")
     for row in rows:
         when = row.created_at.isoformat(timespec="seconds")
-        text = str(row.payload.get("text") or row.payload.get("edit") or "")[:40]
+        payload = unseal(row.payload, services.cipher)
+        text = str(payload.get("text") or payload.get("edit") or "")[:40]
         typer.echo(
             f"#{row.id}\t{row.status}\t{row.channel}:{row.recipient}\t{when}\t"
             f"{row.last_error or ''}\t{text}"

@@ -6,9 +6,10 @@ run into the data directory, so ``hotline serve`` works on a fresh machine.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from intake.crypto import generate_secret
@@ -37,10 +38,17 @@ class Settings(BaseSettings):
 
     #: Signs the cadre pages' session cookies (generated into data_dir when not given).
     cookie_secret: str | None = None
-    #: Send the session cookie only over HTTPS (set true behind TLS in production).
-    cookie_secure: bool = False
+    #: Send the session cookie only over HTTPS. Unset: secure whenever ``public_url`` is
+    #: https; set it only to override that (e.g. false for a test over plain HTTP).
+    cookie_secure: bool | None = None
     #: The address cadres open, used in the daily digest's link.
     public_url: str = "http://127.0.0.1:8000"
+    #: Reverse proxies (IPs or CIDRs, comma-separated) whose ``X-Forwarded-For`` and
+    #: ``X-Forwarded-Proto`` are believed. Empty: no forwarded header is believed at all,
+    #: so a client cannot pick its own address to dodge the login limit.
+    trusted_proxies: str = ""
+    #: Serve ``/docs``, ``/redoc`` and ``/openapi.json`` (off: they map every route).
+    api_docs: bool = False
 
     telegram_token: str | None = None
     telegram_api_url: str = "https://api.telegram.org/bot"
@@ -60,6 +68,27 @@ class Settings(BaseSettings):
     telegram_messages_per_second: float = Field(default=30.0, gt=0)
     telegram_per_chat_interval: float = Field(default=1.0, ge=0)
     telegram_per_chat_burst: int = Field(default=3, ge=1)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        """Refuse a typo at start: uvicorn would keep it as a name that never matches."""
+        for entry in _entries(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {entry!r}") from None
+        return value
+
+    def proxy_list(self) -> list[str]:
+        """The trusted proxies' addresses and networks, in order."""
+        return _entries(self.trusted_proxies)
+
+    def secure_cookie(self) -> bool:
+        """Whether the session cookie carries ``Secure``: as set, else when served over https."""
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.public_url.lower().startswith("https://")
 
     def region_codes(self) -> list[str]:
         """The served regions, in order."""
@@ -83,3 +112,7 @@ class Settings(BaseSettings):
             path.write_text(generate_secret())
             path.chmod(0o600)
         return path.read_text().strip()
+
+
+def _entries(value: str) -> list[str]:
+    return [entry.strip() for entry in value.split(",") if entry.strip()]

@@ -4,6 +4,12 @@
 and changes nothing), then processes the sender's pending messages one at a time, in
 order: load the dialog state, run the engine, carry out its effects, save — one
 transaction per message, so a crash leaves either everything or nothing of it.
+
+When the database itself is away (refused connections, a dropped connection, a locked or
+missing SQLite file), nothing is answered and nothing is marked failed: ``receive`` raises
+:class:`StorageUnavailable`, the channel answers 503, and the sender's redelivery is
+answered once the database is back. Only a fault in answering (a bug) marks a message
+failed, and the person is then asked to send it again.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from intake.applications import load_draft
 from intake.columns import utcnow
 from intake.contacts import Contact, find_contact, get_or_create_contact
 from intake.db import Database
+from intake.outage import StorageUnavailable, is_outage, outage_guard
 from locales import normalize_locale
 from notifications.outbox import Priority, enqueue
 
@@ -125,33 +132,46 @@ class Conversations:
         The usual path is one transaction: store, answer, commit — so a 2xx is only ever
         given for a message that is stored with its answer. If answering fails, the
         transaction is rolled back and the message is stored again, marked failed, with a
-        polite reply: nothing half-written, nothing lost.
+        polite reply: nothing half-written, nothing lost. If the database is away, raises
+        :class:`StorageUnavailable` and nothing is marked.
         """
-        with self._lock_for(message.channel, message.sender):
-            try:
-                replies: tuple[Rendered, ...] | None
-                with self.db.write() as db:
-                    waiting = inbound.has_pending(db, message.channel, message.sender)
-                    row = self._store(db, message)
-                    if row is None:
-                        replies = None
-                    elif waiting:
-                        replies = ()  # answered below, after the ones stored before it
-                    else:
-                        replies = tuple(self._answer(db, row, message))
-            except IntegrityError as error:
-                if self._is_stored(message):
-                    return self._redelivered(message)  # a twin delivery won the race
-                log.exception("answering %s message failed", message.channel)
-                return Outcome(self._store_failed(message, error))
-            except Exception as error:
-                log.exception("answering %s message failed", message.channel)
-                return Outcome(self._store_failed(message, error))
-            if replies is None:
-                return self._redelivered(message)
-            if replies:
-                return Outcome(replies)
-            self._drain(message.channel, message.sender)
+        with self._lock_for(message.channel, message.sender), outage_guard():
+            return self._receive(message)
+
+    def _receive(self, message: Incoming) -> Outcome:
+        try:
+            replies: tuple[Rendered, ...] | None
+            with self.db.write() as db:
+                waiting = inbound.has_pending(db, message.channel, message.sender)
+                row = self._store(db, message)
+                if row is None:
+                    replies = None
+                elif waiting:
+                    replies = ()  # answered below, after the ones stored before it
+                else:
+                    replies = tuple(self._answer(db, row, message))
+        except Exception as error:
+            if is_outage(error):
+                raise
+            if isinstance(error, IntegrityError) and self._is_stored(message):
+                return self._stored_before(message)  # a twin delivery won the race
+            log.exception("answering %s message failed", message.channel)
+            return Outcome(self._store_failed(message, error))
+        if replies is None:
+            return self._stored_before(message)
+        if replies:
+            return Outcome(replies)
+        self._drain(message.channel, message.sender)
+        return self._redelivered(message, duplicate=False)
+
+    def _stored_before(self, message: Incoming) -> Outcome:
+        """A redelivery: its first replies, or - if the database went away before it was
+        answered (the sender got a 503) - its answer now."""
+        with self.db.read() as db:
+            stored = inbound.find(db, message.channel, message.external_id)
+        if stored is None or stored.status != inbound.InboundStatus.RECEIVED:
+            return self._redelivered(message)
+        self._drain(message.channel, message.sender)
         return self._redelivered(message, duplicate=False)
 
     def _is_stored(self, message: Incoming) -> bool:
@@ -206,10 +226,20 @@ class Conversations:
                 count += 1
 
     def recover(self) -> int:
-        """Process messages left unprocessed by a crash; returns how many."""
-        with self.db.read() as db:
-            senders = inbound.senders_with_pending(db)
-        return sum(self.process_sender(channel, sender) for channel, sender in senders)
+        """Process messages left unprocessed by a crash; returns how many.
+
+        While the database is away this stops (logged once) and the next tick goes on.
+        """
+        done = 0
+        try:
+            with outage_guard():
+                with self.db.read() as db:
+                    senders = inbound.senders_with_pending(db)
+                for channel, sender in senders:
+                    done += self.process_sender(channel, sender)
+        except StorageUnavailable:
+            pass
+        return done
 
     def _lock_for(self, channel: str, sender: str) -> threading.Lock:
         with self._locks_guard:
@@ -228,13 +258,16 @@ class Conversations:
     def _process_one(self, row_id: int | None) -> None:
         try:
             with self.db.write() as db:
-                row = db.get(inbound.InboundMessage, row_id)
+                # Locked (PostgreSQL): a recovery tick in another worker may drain this sender.
+                row = db.get(inbound.InboundMessage, row_id, with_for_update=True)
                 if row is None or row.status != inbound.InboundStatus.RECEIVED:
                     return
                 stored = inbound.payload_of(row, self.effects.cipher)
                 self._answer(db, row, Incoming.from_payload(row, stored))
         except Exception as error:
-            # The message stays stored; the person is told we will be back, not a traceback.
+            if is_outage(error):
+                raise  # the message stays received: a redelivery or the next tick answers it
+            # A fault in answering: kept as failed, and the person asked to send it again.
             log.exception("processing inbound message %s failed", row_id)
             self._mark_failed(row_id, error)
 

@@ -16,14 +16,15 @@ from sqlmodel import Session
 from bot.dialogs.self_application import assessment_answers
 from bot.engine import Session as DialogState
 from bot.flow import Effect, Reply, Text
+from bot.own_applications import listing, own_applications
 from intake.answers import parse_answers
-from intake.applications import Filing, Proxy, save_draft, submit_application
-from intake.audit import events_for
+from intake.applications import Filing, Proxy, load_draft, save_draft, submit_application
+from intake.audit import events_for, reason_of
 from intake.callbacks import request_callback
 from intake.contacts import Contact
 from intake.crypto import FieldCipher
 from intake.policy import Policy
-from intake.queue import ItemStatus, find_by_tracking_code
+from intake.queue import ItemStatus, QueueItem, find_by_tracking_code
 from intake.workdays import SHANGHAI, WorkdayCalendar
 
 
@@ -158,13 +159,34 @@ class Effects:
         if item is None:
             return [Reply((Text("status.not_found", {"code": code}),))]
         local_due = item.due_at.astimezone(SHANGHAI).date() if item.due_at else None
-        params: dict[str, Any] = {"date": local_due or "", "reason": _closing_reason(db, item.id)}
+        params: dict[str, Any] = {
+            "date": local_due or "",
+            "reason": _closing_reason(db, item.id, self.cipher),
+        }
         lines: list[Text | str] = [
             Text("status.header", {"code": code, "kind": Text(f"status.kind.{item.kind}")}),
             Text(f"status.{ItemStatus(item.status).value}", params),
             Text("status.updated", {"date": item.updated_at.astimezone(SHANGHAI).date()}),
         ]
         return [Reply(tuple(lines))]
+
+    def _on_applications_listed(
+        self,
+        db: Session,
+        data: dict[str, Any],
+        contact: Contact,
+        state: DialogState,
+        now: datetime,
+    ) -> list[Reply]:
+        """我的申请: this chat's own applications, no code needed (see bot.own_applications)."""
+        assert contact.id is not None
+        items = own_applications(db, contact.id)
+        has_draft = load_draft(db, contact.id, self.cipher) is not None
+
+        def reason(item: QueueItem) -> str:
+            return _closing_reason(db, item.id, self.cipher)
+
+        return [listing(items, has_draft=has_draft, reason_of=reason)]
 
     def _on_language_changed(
         self,
@@ -189,10 +211,10 @@ def _proxy(answers: dict[str, Any]) -> Proxy | None:
     )
 
 
-def _closing_reason(db: Session, item_id: int | None) -> str:
+def _closing_reason(db: Session, item_id: int | None, cipher: FieldCipher) -> str:
     """The reason recorded with the latest decision on the item (empty if none)."""
     if item_id is None:
         return ""
     events = events_for(db, "queue_item", item_id)
-    reasons = [e.reason for e in events if e.reason]
+    reasons = [reason for e in events if (reason := reason_of(e, cipher))]
     return reasons[-1] if reasons else ""

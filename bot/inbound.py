@@ -19,6 +19,10 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from intake.columns import json_column, utc_column, utcnow
 from intake.crypto import FieldCipher
 
+#: What the ``sequence`` column holds; a sequence outside it orders by arrival instead
+#: (PostgreSQL would refuse the row, and the message with it).
+SEQUENCE_MIN, SEQUENCE_MAX = -(2**31), 2**31 - 1
+
 
 class InboundStatus(StrEnum):
     """Where a stored message is in its processing."""
@@ -42,6 +46,7 @@ class InboundMessage(SQLModel, table=True):
     external_id: str = Field(max_length=128)
     sender: str = Field(max_length=128)
     #: Orders one sender's messages (Telegram's update_id); falls back to arrival.
+    #: A 32-bit INTEGER column (migration 0001): a number beyond it is not kept.
     sequence: int | None = None
     payload_cipher: str
     status: str = Field(default=InboundStatus.RECEIVED, max_length=16)
@@ -76,12 +81,16 @@ def store(
         channel=channel,
         external_id=external_id,
         sender=sender,
-        sequence=sequence,
+        sequence=sequence if _fits(sequence) else None,
         payload_cipher=cipher.encrypt(json.dumps(payload, ensure_ascii=False)),
         received_at=now,
     )
     session.add(row)
     return row
+
+
+def _fits(sequence: int | None) -> bool:
+    return sequence is not None and SEQUENCE_MIN <= sequence <= SEQUENCE_MAX
 
 
 def find(session: Session, channel: str, external_id: str) -> InboundMessage | None:

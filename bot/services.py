@@ -57,10 +57,10 @@ def build_services(
 ) -> Services:
     """Wire the application. ``rng`` seeds tracking codes (tests); ``clock`` fakes time."""
     import_models()
-    db = Database(settings.resolved_database_url())
+    cipher = FieldCipher(settings.resolved_secret("secret_key"))
+    db = Database(settings.resolved_database_url(), sealer=cipher)
     if migrate:
         upgrade(db.url)
-    cipher = FieldCipher(settings.resolved_secret("secret_key"))
     available = load_policies(settings.policy_dir)
     missing = [code for code in settings.region_codes() if code not in available]
     if missing or not settings.region_codes():

@@ -4,6 +4,10 @@ Submitting writes, in one transaction: the household (matched by the keyed hash 
 head's ID number, or created), the application with its answers, assessment and consent
 time, a queue item for the village with a tracking code, and an audit event. Nothing
 personal goes into the audit data; the ID number and phone are stored only encrypted.
+
+The name and phone a filing gives are the filing's own (``head_name``, ``phone_cipher``):
+an existing household keeps its accepted details until a cadre of its own village takes
+the filing's (``intake.households.accept_details``), since anyone may type an ID number.
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ class Application(SQLModel, table=True):
     queue_item_id: int | None = Field(default=None, foreign_key="queue_item.id", unique=True)
     household_id: int | None = Field(default=None, foreign_key="household.id", index=True)
     village_code: str | None = Field(default=None, max_length=64)
+    #: The name and phone this filing gave (the household's may differ). Migration 0004.
     head_name: str | None = Field(default=None, max_length=64)
+    phone_cipher: str | None = Field(default=None, max_length=512)
     answers: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
     assessment: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
     proxy: dict[str, Any] | None = Field(default=None, sa_column=json_column(nullable=True))
@@ -107,7 +113,7 @@ def submit_application(
     if township is None:
         raise ValueError(f"village {filing.village_code!r} is not in policy {policy.region.code}")
     assessment = assess(filing.answers, policy, year=now.astimezone(CHINA).year)
-    household, _ = upsert_household(
+    household, created = upsert_household(
         session,
         cipher,
         id_number=filing.id_number,
@@ -138,6 +144,7 @@ def submit_application(
     application.household_id = household.id
     application.village_code = filing.village_code
     application.head_name = filing.head_name
+    application.phone_cipher = cipher.seal(filing.phone)
     application.answers = filing.answers.to_json()
     application.assessment = assessment.to_json()
     application.proxy = _proxy_json(filing.proxy)
@@ -163,6 +170,8 @@ def submit_application(
             "fast_track": assessment.fast_track,
             "proxy": filing.proxy is not None,
             "consent_at": filing.consent_at.isoformat(),
+            "known_household": not created,
+            "household_elsewhere": household.village_code != filing.village_code,
         },
     )
     limits = policy.time_limits

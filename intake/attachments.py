@@ -7,7 +7,9 @@ attachment of the contact to the new queue item, so the hospital bill lies besid
 application. A voice note is marked ``needs_listening``: many elderly villagers speak
 rather than type, and a cadre must listen to what they said.
 
-Captions are free text (people type ID numbers anywhere), so they are stored encrypted.
+Captions are free text (people type ID numbers anywhere) and file names are chosen by the
+sender (``身份证-王大山.jpg``), so both are stored encrypted; file names were plain text
+before migration 0004 and such rows are still read.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class Attachment(SQLModel, table=True):
     kind: str = Field(max_length=16)
     file_id: str = Field(max_length=256)
     file_unique_id: str | None = Field(default=None, max_length=128)
-    file_name: str | None = Field(default=None, max_length=255)
+    file_name_cipher: str | None = None
     mime: str | None = Field(default=None, max_length=128)
     size: int | None = None
     duration_seconds: int | None = None
@@ -122,7 +124,7 @@ def keep(
         kind=file.kind.value,
         file_id=file.file_id[:256],
         file_unique_id=(file.file_unique_id or "")[:128] or None,
-        file_name=(file.file_name or "")[:255] or None,
+        file_name_cipher=cipher.seal((file.file_name or "")[:255]),
         mime=(file.mime or "")[:128] or None,
         size=file.size,
         duration_seconds=file.duration_seconds,
@@ -191,3 +193,8 @@ def awaiting_listening(session: Session, limit: int = 100) -> list[Attachment]:
 def caption_of(attachment: Attachment, cipher: FieldCipher) -> str | None:
     """The decrypted caption, if any."""
     return cipher.decrypt(attachment.caption_cipher) if attachment.caption_cipher else None
+
+
+def file_name_of(attachment: Attachment, cipher: FieldCipher) -> str | None:
+    """The decrypted file name the sender gave, if any."""
+    return cipher.unseal(attachment.file_name_cipher)

@@ -1,4 +1,9 @@
-"""Call-back requests (人工): a villager asks a cadre to phone them."""
+"""Call-back requests (人工): a villager asks a cadre to phone them.
+
+The note is free text, and villagers type ID and phone numbers into it: it is stored
+encrypted like the phone (rows from before migration 0004 hold it plain; see
+:meth:`~intake.crypto.FieldCipher.unseal`).
+"""
 
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ class CallbackRequest(SQLModel, table=True):
     queue_item_id: int = Field(foreign_key="queue_item.id", unique=True)
     contact_id: int | None = Field(default=None, foreign_key="contact.id")
     phone_cipher: str = Field(max_length=512)
-    note: str | None = Field(default=None, max_length=1000)
+    note_cipher: str | None = None
     context: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
@@ -65,7 +70,7 @@ def request_callback(
             queue_item_id=item.id,
             contact_id=contact_id,
             phone_cipher=cipher.encrypt(phone),
-            note=note,
+            note_cipher=cipher.seal(note),
             context=context,
             created_at=now,
         )
@@ -80,3 +85,8 @@ def request_callback(
         data={"context": context},
     )
     return item
+
+
+def note_of(request: CallbackRequest, cipher: FieldCipher) -> str | None:
+    """The decrypted note, if any."""
+    return cipher.unseal(request.note_cipher)

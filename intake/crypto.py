@@ -4,6 +4,10 @@ One secret (kept in a key file, see :func:`generate_secret`) yields two independ
 HKDF-SHA256: an AES-256-GCM key that encrypts fields such as ID and phone numbers, and an HMAC
 key that hashes them for exact lookups ("is there a household with this ID number?") without
 decrypting every row. Losing the secret makes the encrypted fields unreadable.
+
+Free text (call-back notes, file names, cadres' reasons) went in as plain text before
+migration 0004; :meth:`FieldCipher.seal` and :meth:`FieldCipher.unseal` encrypt it now and
+still read those older rows. ``docs/privacy.md`` lists what is encrypted and what is not.
 """
 
 from __future__ import annotations
@@ -91,6 +95,23 @@ class FieldCipher:
             raise FieldCipherError("token was tampered with or made with another key") from exc
         return plain.decode("utf-8")
 
+    def seal(self, text: str | None) -> str | None:
+        """:meth:`encrypt` for an optional free-text field: ``None`` or empty stays ``None``."""
+        return self.encrypt(text) if text else None
+
+    def unseal(self, stored: str | None) -> str | None:
+        """The text of a field written by :meth:`seal`, or of a row written before it was.
+
+        Rows from before migration 0004 hold plain text, and the audit log can never be
+        rewritten, so a value that is not shaped like a token is that older plain text.
+        A value shaped like one must decrypt: a tampered token raises, never shows raw.
+        """
+        if not stored:
+            return None
+        if not _looks_sealed(stored):
+            return stored
+        return self.decrypt(stored)
+
     def lookup_hash(self, value: str) -> str:
         """Deterministic HMAC-SHA256 (64 hex characters) of ``value`` for exact lookups.
 
@@ -100,3 +121,16 @@ class FieldCipher:
         """
         canonical = unicodedata.normalize("NFKC", value).strip()
         return hmac.new(self._hmac_key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+_MIN_TOKEN_CHARS = len(_PREFIX) + (4 * (_NONCE_BYTES + _TAG_BYTES)) // 3
+
+
+def _looks_sealed(value: str) -> bool:
+    """Whether ``value`` has the shape of an :meth:`FieldCipher.encrypt` token."""
+    body = value[len(_PREFIX) :]
+    return (
+        value.startswith(_PREFIX)
+        and len(value) >= _MIN_TOKEN_CHARS
+        and _BASE64URL.fullmatch(body) is not None
+    )

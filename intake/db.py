@@ -9,6 +9,7 @@ imports them all so that metadata and Alembic see the whole schema.
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
+from intake.crypto import FieldCipher
+
 #: Modules that define tables, lowest layer first. Alembic's env imports this list.
 MODEL_MODULES = (
     "intake.contacts",
@@ -30,10 +33,14 @@ MODEL_MODULES = (
     "intake.audit",
     "intake.attachments",
     "intake.users",
+    "intake.reports.models",
+    "intake.reports.limits",
     "intake.procedure",
     "notifications.outbox",
+    "notifications.sms.models",
     "bot.sessions",
     "bot.inbound",
+    "bot.channels.wechat.tokens",
 )
 
 
@@ -46,14 +53,24 @@ def import_models(extra: tuple[str, ...] = ()) -> None:
 class Database:
     """A configured engine plus the two kinds of transaction the app uses."""
 
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        sealer: FieldCipher | None = None,
+    ) -> None:
         self.url = url
+        #: The service's field key, for what lower layers seal without being handed it
+        #: (outbox payloads: ``session.info["sealer"]``).
+        self.sealer = sealer
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                secure_sqlite_files(Path(parsed.database))
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
             if not parsed.database or parsed.database == ":memory:":
                 kwargs["poolclass"] = NullPool
@@ -70,22 +87,46 @@ class Database:
     def write(self) -> Iterator[Session]:
         """A transaction that will write: committed on success, rolled back on error."""
         if self._write_lock is None:
-            with Session(self.engine, expire_on_commit=False) as session:
+            with self._session() as session:
                 yield from _committed(session)
             return
-        with self._write_lock, Session(self.engine, expire_on_commit=False) as session:
+        with self._write_lock, self._session() as session:
             session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
             yield from _committed(session)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only unit of work (never blocks SQLite writers under WAL)."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        with self._session() as session:
             yield session  # closing ends the transaction and keeps loaded objects usable
+
+    def _session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False, info={"sealer": self.sealer})
 
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+#: The data folder and the database files are the service's alone: other local users must
+#: not read households' data (nor the WAL, which holds recent pages in the clear).
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+_SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+
+
+def secure_sqlite_files(path: Path) -> None:
+    """Create the database's folder 0700 and its file 0600, and fix an existing folder's
+    and files' modes (SQLite gives the WAL and shared-memory files its main file's mode)."""
+    folder = path.parent
+    folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    os.chmod(folder, DIR_MODE)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, FILE_MODE))  # an empty file is a valid db
+    for suffix in _SQLITE_SUFFIXES:
+        sibling = path.with_name(path.name + suffix)
+        if sibling.exists():
+            os.chmod(sibling, FILE_MODE)
 
 
 def _committed(session: Session) -> Iterator[Session]:

@@ -7,6 +7,11 @@
 * the public-notice list (公示名单) as rows for a printable page and as a PDF. It leaves out
   ID numbers, phone numbers, bank and health details: only village, head's name, household
   size and the notice period are public.
+
+Every text cell is written as text, never as a formula: names, reasons and measures are
+typed by villagers and cadres, and ``=HYPERLINK(…&E4…)`` in a name would send the ID
+column away on a click. A text starting with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return gets a leading ``'`` (OWASP, CSV injection) and is stored as a string.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from intake.applications import Application
 from intake.crypto import FieldCipher
 from intake.households import Household
 from intake.policy import Policy
-from intake.procedure import Enrollment
+from intake.procedure import Enrollment, enrolment_text
 from intake.queue import ItemKind, ItemStatus, QueueItem
 from intake.users import Scope
 from intake.workdays import SHANGHAI
@@ -41,6 +46,7 @@ __all__ = [
     "notice_rows",
     "roster_xlsx",
     "screening_xlsx",
+    "text_cell",
 ]
 
 #: Seed 001 附件1 石泉县返贫风险对象花名册, in the attachment's column order.
@@ -68,6 +74,8 @@ SCREENING_COLUMNS = (
 #: The public notice: nothing that identifies beyond the name, nothing about health.
 NOTICE_COLUMNS = ("序号", "乡镇", "村", "户主姓名", "家庭人口", "公示开始", "公示结束")
 
+#: Leading characters that make a spreadsheet read a cell as a formula (OWASP).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 NOT_POOR = "非贫困户"  # seed 001 附件 备注1
 TICK = "√"
 _STRESS = frozenset({"medical", "education", "rigid_expense_exceeds_income"})
@@ -146,7 +154,7 @@ def roster_rows(
         cipher,
         policies,
         village,
-        lambda e: [e.reason_detail or "", e.helper_name],
+        lambda e: [enrolment_text(e, cipher)[0], e.helper_name],
     )
 
 
@@ -165,7 +173,7 @@ def measures_rows(
         policies,
         village,
         lambda e: [
-            e.measures or "",
+            enrolment_text(e, cipher)[1],
             e.measures_due.isoformat() if e.measures_due else "",
             e.helper_name,
         ],
@@ -238,17 +246,43 @@ def screening_rows(
         )
         assessment = application.assessment or {}
         found = [e["text_zh"] for e in assessment.get("explanations", []) if e.get("kind") == "met"]
-        phone = (
-            cipher.decrypt(household.phone_cipher) if household and household.phone_cipher else ""
-        )
         rows.append(
             [
-                "", "", application.head_name or "", _size(household),
-                phone, *_category_ticks(household), *_group_ticks(assessment),
+                "", "", _accepted_name(household, application), _size(household),
+                _accepted_phone(household, application, cipher),
+                *_category_ticks(household), *_group_ticks(assessment),
                 "；".join(found) or "无", "", "", "",
             ]
         )  # fmt: skip
     return rows
+
+
+def _accepted_name(household: Household | None, application: Application) -> str:
+    """The household's name as its village accepted it (a new filing's may differ)."""
+    return household.head_name if household else application.head_name or ""
+
+
+def _accepted_phone(
+    household: Household | None, application: Application, cipher: FieldCipher
+) -> str:
+    """The household's accepted phone; the filing's only while the household has none."""
+    token = household.phone_cipher if household and household.phone_cipher else None
+    return cipher.unseal(token or application.phone_cipher) or ""
+
+
+def text_cell(value: Any) -> Any:
+    """``value`` as a spreadsheet shows it without ever evaluating it (OWASP)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _append_text_row(sheet: Any, values: Sequence[Any]) -> None:
+    """Append a row whose strings are stored as strings, whatever they start with."""
+    sheet.append([text_cell(v) for v in values])
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
 
 
 def _xlsx(title: str, unit: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
@@ -256,14 +290,14 @@ def _xlsx(title: str, unit: str, columns: Sequence[str], rows: Iterable[Sequence
     sheet = book.active
     sheet.title = title[:31]
     sheet.append([title])
-    sheet.append([f"单位：{unit}"])
+    _append_text_row(sheet, [f"单位：{unit}"])
     sheet.append(list(columns))
     for cell in sheet[3]:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="center")
     sheet["A1"].font = Font(bold=True, size=14)
     for row in rows:
-        sheet.append(list(row))
+        _append_text_row(sheet, row)
     sheet.freeze_panes = "A4"
     for index, name in enumerate(columns, 1):
         letter = sheet.cell(row=3, column=index).column_letter
@@ -334,7 +368,7 @@ def notice_rows(
         township, village_name = places.get(item.village_code or "", (item.township_code, ""))
         rows.append(
             NoticeRow(
-                number, township, village_name, application.head_name or "",
+                number, township, village_name, _accepted_name(household, application),
                 household.size if household else None, ends - timedelta(days=days), ends,
             )
         )  # fmt: skip

@@ -49,33 +49,61 @@ def upsert_household(
 ) -> tuple[Household, bool]:
     """Match the household by ID hash or create it; returns it and whether it is new.
 
-    A matched household keeps its village and category (a cadre owns those); the latest
-    head name, size and phone given by the family are taken.
+    A new household takes the filing's name, size and phone. A matched one keeps all of
+    its own: anyone can type a known ID number, so a filing's details stay with the
+    filing (``Application``) until a cadre of the household's own village accepts them
+    (:func:`accept_details`). Otherwise an impostor's phone and name would replace the
+    family's in the cadre's reveal and in the roster.
     """
     household = find_household(session, cipher, id_number)
-    created = household is None
-    if household is None:
-        household = Household(
-            id_hash=cipher.lookup_hash(id_number),
-            id_cipher=cipher.encrypt(id_number),
-            head_name=head_name,
-            village_code=village_code,
-            created_at=now,
-        )
-        try:
-            with session.begin_nested():  # a family member may be applying at this moment
-                session.add(household)
-        except IntegrityError:
-            household = find_household(session, cipher, id_number)
-            if household is None:
-                raise
-            created = False
-    household.head_name = head_name
-    if size is not None:
-        household.size = size
-    if phone is not None:
-        household.phone_cipher = cipher.encrypt(phone)
-    household.updated_at = now
-    session.add(household)
+    if household is not None:
+        return household, False
+    household = Household(
+        id_hash=cipher.lookup_hash(id_number),
+        id_cipher=cipher.encrypt(id_number),
+        head_name=head_name,
+        village_code=village_code,
+        size=size,
+        phone_cipher=cipher.seal(phone),
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with session.begin_nested():  # a family member may be applying at this moment
+            session.add(household)
+    except IntegrityError:
+        found = find_household(session, cipher, id_number)
+        if found is None:
+            raise
+        return found, False
     session.flush()
-    return household, created
+    return household, True
+
+
+def accept_details(
+    household: Household,
+    cipher: FieldCipher,
+    *,
+    head_name: str | None,
+    phone: str | None,
+    size: int | None,
+    now: datetime,
+) -> list[str]:
+    """Take a filing's name, phone and size as the household's; returns what changed.
+
+    Only a cadre of the household's own scope calls this, after seeing the differences
+    on the item page; the caller records it in the audit log.
+    """
+    changed: list[str] = []
+    if head_name and head_name != household.head_name:
+        household.head_name = head_name
+        changed.append("head_name")
+    if phone and phone != cipher.unseal(household.phone_cipher):
+        household.phone_cipher = cipher.encrypt(phone)
+        changed.append("phone")
+    if size is not None and size != household.size:
+        household.size = size
+        changed.append("size")
+    if changed:
+        household.updated_at = now
+    return changed

@@ -11,7 +11,10 @@ import enum
 import logging
 import re
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
+
+from intake.tracking import normalize_tracking_code
 
 __all__ = [
     "PROVINCE_CODES",
@@ -23,6 +26,7 @@ __all__ = [
     "normalize_id_number",
     "normalize_phone",
     "redact",
+    "redact_tracking_codes",
     "validate_id_number",
 ]
 
@@ -201,8 +205,49 @@ def redact(text: str) -> str:
     return _REDACTABLE.sub(_mask_match, text)
 
 
+#: Something shaped like a tracking code (4 + 4 symbols, an optional hyphen); only those
+#: whose check symbol is right are masked, so ordinary words and hex digests stay readable.
+_CODE_SHAPE = re.compile(
+    r"(?<![0-9A-Za-z])(?:[0-9A-Za-z]{4}-[0-9A-Za-z]{4}|[0-9A-Za-z]{8})(?![0-9A-Za-z])"
+)
+#: Argument types a log line may show as they are; anything else (a dict of Bot API
+#: parameters, SQL bind parameters, a parsed update) is a payload and is hidden.
+_SCALARS = (int, float, bool, type(None))
+HIDDEN_PAYLOAD = "<payload hidden>"
+
+
+#: SQLAlchemy puts a failed statement's bind parameters into its exceptions' text.
+_SQL_PARAMETERS = re.compile(r"^\[parameters: .*$", re.MULTILINE)
+
+
+def _redact_trace(text: str) -> str:
+    return redact_tracking_codes(redact(_SQL_PARAMETERS.sub("[parameters: hidden]", text)))
+
+
+def redact_tracking_codes(text: str) -> str:
+    """Mask every valid tracking code in ``text``: a code unlocks a case's status."""
+
+    def mask(match: re.Match[str]) -> str:
+        return "****-****" if normalize_tracking_code(match[0]) is not None else match[0]
+
+    return _CODE_SHAPE.sub(mask, text)
+
+
+def _safe_args(args: Any) -> Any:
+    """Log arguments with payloads replaced: strings and numbers pass (and are redacted
+    after formatting); dicts, lists, bytes and objects never reach a log line."""
+    if isinstance(args, tuple):
+        return tuple(a if isinstance(a, (str, *_SCALARS)) else HIDDEN_PAYLOAD for a in args)
+    return HIDDEN_PAYLOAD  # a mapping used for %(name)s formatting
+
+
 class RedactingFilter(logging.Filter):
-    """A logging filter that masks ID and phone numbers in messages and tracebacks.
+    """A logging filter that masks ID numbers, phone numbers and tracking codes in messages
+    and tracebacks, and hides structured payloads passed as arguments, at every level.
+
+    Libraries log payloads at DEBUG (python-telegram-bot every Bot API call's parameters,
+    SQLAlchemy every statement's bind parameters): chat ids, texts sent to villagers,
+    decision reasons. Only scalar arguments are formatted into a line.
 
     Attach it to *handlers* (``handler.addFilter(RedactingFilter())``): a filter on a logger
     does not see records propagated from its child loggers.
@@ -210,16 +255,18 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Replace the record's message by its redacted, formatted text; never drop it."""
+        if record.args:
+            record.args = _safe_args(record.args)
         try:
             message = record.getMessage()
         except Exception:  # a bad format string must not let raw args slip through
-            message = f"{record.msg} {record.args!r}"
-        record.msg = redact(message)
+            message = f"{record.msg} {record.args!r}"  # payloads already hidden
+        record.msg = redact_tracking_codes(redact(message))
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact(record.exc_text)
+            record.exc_text = _redact_trace(record.exc_text)
         if record.stack_info:
-            record.stack_info = redact(record.stack_info)
+            record.stack_info = _redact_trace(record.stack_info)
         return True

@@ -204,6 +204,10 @@ class Policy(_Model):
     rule_sources: dict[RuleId, Text] = Field(default_factory=dict)
     risk_types: Annotated[list[RiskType], Field(min_length=1)]
     negative_list: list[NegativeItem]
+    #: Sections that belong to a capability's own package, which validates them when it
+    #: loads them (``intake.helpers``: the helper's month; ``intake.reports``: report kinds).
+    helpers: dict[str, Any] = Field(default_factory=dict)
+    reports: dict[str, Any] = Field(default_factory=dict)
 
     def village(self, code: str) -> Village | None:
         """The village with this code, or ``None``."""

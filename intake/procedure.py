@@ -13,6 +13,9 @@ Deadlines come from the policy file: the township decides within
 and adjusted workdays counted), the public notice lasts ``public_notice_days`` calendar
 days (it ends at 23:59:59 Beijing time on the day that many days after posting), and the
 county confirms within ``decision_days`` days of the notice's end.
+
+A cadre's reasons and free-text facts (meeting result, the detailed reason, measures) may
+say what ails a family; they are written encrypted, in the audit log and the enrolment.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from sqlmodel import Field, Session, SQLModel, select
 from intake import audit
 from intake.applications import Application
 from intake.columns import utc_column, utcnow
+from intake.crypto import FieldCipher
 from intake.policy import Policy
 from intake.queue import ItemKind, ItemStatus, QueueItem, find_by_tracking_code
 from intake.users import Role, Scope
@@ -47,6 +51,7 @@ __all__ = [
     "Transition",
     "apply",
     "available",
+    "enrolment_text",
     "estimated_deadline_year",
     "risk_codes_field",
 ]
@@ -151,9 +156,10 @@ class Enrollment(SQLModel, table=True):
     queue_item_id: int = Field(foreign_key="queue_item.id", unique=True)
     household_id: int | None = Field(default=None, foreign_key="household.id", index=True)
     risk_codes: str = Field(max_length=128)
-    reason_detail: str | None = Field(default=None, max_length=500)
+    #: 详细原因 and 帮扶措施, encrypted since migration 0004 (read with :func:`enrolment_text`).
+    reason_detail_cipher: str | None = None
     helper_name: str = Field(max_length=64)
-    measures: str | None = Field(default=None, max_length=2000)
+    measures_cipher: str | None = None
     measures_due: date | None = None
     enrolled_by: str = Field(max_length=64)
     enrolled_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
@@ -360,11 +366,16 @@ def apply(
     policy: Policy,
     calendar: WorkdayCalendar,
     now: datetime,
+    cipher: FieldCipher,
     reason: str | None = None,
     facts: Mapping[str, Any] | None = None,
     sink: Sink | None = None,
 ) -> Done:
-    """Carry out ``action`` on ``item`` or raise :class:`ProcedureError` saying why not."""
+    """Carry out ``action`` on ``item`` or raise :class:`ProcedureError` saying why not.
+
+    ``cipher`` encrypts the reason and free-text facts where they are stored; the sink
+    still gets them in clear, to tell the applicant.
+    """
     transition = _transition(item, action, scope)
     reason = (reason or "").strip()[:2000] or None
     if transition.reason_required and reason is None:
@@ -379,7 +390,7 @@ def apply(
     if transition.action is Action.MERGE:
         item.merged_into_id = checked["merge_into"]
     if transition.action is Action.ENROL:
-        _enrol(session, item, checked, actor, now)
+        _enrol(session, item, checked, actor, cipher, now)
     session.add(item)
     assert item.id is not None
     event = audit.record(
@@ -389,13 +400,12 @@ def apply(
         subject_kind="queue_item",
         subject_id=item.id,
         at=now,
-        reason=reason,
-        data={
-            "from": source,
-            "to": item.status,
-            "due_at": due.isoformat() if due else None,
-            **checked,
-        },
+        reason=cipher.seal(reason),
+        data=audit.seal_facts(
+            {"from": source, "to": item.status, "due_at": due.isoformat() if due else None}
+            | checked,
+            cipher,
+        ),
     )
     session.flush()
     assert event.id is not None
@@ -406,7 +416,12 @@ def apply(
 
 
 def _enrol(
-    session: Session, item: QueueItem, checked: dict[str, Any], actor: str, now: datetime
+    session: Session,
+    item: QueueItem,
+    checked: dict[str, Any],
+    actor: str,
+    cipher: FieldCipher,
+    now: datetime,
 ) -> None:
     application = session.exec(
         select(Application).where(Application.queue_item_id == item.id)
@@ -418,15 +433,21 @@ def _enrol(
             queue_item_id=item.id,
             household_id=application.household_id if application else None,
             risk_codes=",".join(checked["risk_codes"]),
-            reason_detail=checked.get("reason_detail"),
+            reason_detail_cipher=cipher.seal(checked.get("reason_detail")),
             helper_name=checked["helper"],
-            measures=checked.get("measures"),
+            measures_cipher=cipher.seal(checked.get("measures")),
             measures_due=date.fromisoformat(due) if due else None,
             enrolled_by=actor,
             enrolled_at=now,
         )
     )
     item.risk_codes = risk_codes_field(checked["risk_codes"])
+
+
+def enrolment_text(enrollment: Enrollment, cipher: FieldCipher) -> tuple[str, str]:
+    """The enrolment's detailed reason and measures in clear (empty when not given)."""
+    reason = cipher.unseal(enrollment.reason_detail_cipher)
+    return reason or "", cipher.unseal(enrollment.measures_cipher) or ""
 
 
 @event.listens_for(Application, "after_insert")

@@ -1,4 +1,4 @@
-"""Cadre accounts: roles, scopes, Argon2 passwords and login throttling.
+"""Cadre accounts: roles, scopes and Argon2 passwords (logging in: :mod:`intake.logins`).
 
 A user has one role and the scope that role needs:
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -45,17 +45,18 @@ __all__ = [
     "LoginThrottle",
     "Role",
     "Scope",
-    "Throttle",
     "User",
     "UserError",
-    "authenticate",
     "create_user",
     "disable_user",
     "end_sessions",
     "find_user",
     "link_chat",
     "list_users",
+    "needs_rehash",
+    "rehash",
     "reset_password",
+    "verify_password",
 ]
 
 MIN_PASSWORD_LENGTH = 10
@@ -113,7 +114,9 @@ class User(SQLModel, table=True):
 
 
 class LoginThrottle(SQLModel, table=True):
-    """Failed logins per key (``user:<name>``, ``ip:<address>``) in the current window."""
+    """Failed logins per key (``user:<name>``, ``ip:<address>``) in the current run, which
+    began at ``window_start``; ``locked_until`` ends the key's wait (see
+    :mod:`intake.logins`)."""
 
     __tablename__ = "login_throttle"
     __table_args__ = (UniqueConstraint("key", name="uq_login_throttle_key"),)
@@ -327,92 +330,23 @@ def _audit(
     )
 
 
-@dataclass(frozen=True)
-class Throttle:
-    """How many failures within ``window`` lock a key, and for how long.
-
-    A username locks after ``max_failures``; a client address after ``max_address_failures``,
-    far more, since a whole township office often shares one address: one cadre's typos
-    must not lock out the colleagues, while spraying guesses over many names still stops.
-    """
-
-    max_failures: int = 5
-    max_address_failures: int = 30
-    window: timedelta = timedelta(minutes=15)
-    lockout: timedelta = timedelta(minutes=15)
-
-    def limit(self, key: str) -> int:
-        """The failures that lock ``key`` (``user:…`` or ``ip:…``)."""
-        return self.max_address_failures if key.startswith(_ADDRESS) else self.max_failures
-
-
-_ADDRESS = "ip:"
-
-
-def _throttle_row(session: Session, key: str, now: datetime) -> LoginThrottle:
-    row = session.exec(select(LoginThrottle).where(LoginThrottle.key == key)).first()
-    if row is None:
-        row = LoginThrottle(key=key, failures=0, window_start=now)
-    return row
-
-
-def _locked(session: Session, keys: list[str], now: datetime) -> bool:
-    rows = session.exec(select(LoginThrottle).where(col(LoginThrottle.key).in_(keys)))
-    return any(row.locked_until is not None and row.locked_until > now for row in rows)
-
-
-def _fail(session: Session, keys: list[str], now: datetime, rules: Throttle) -> None:
-    for key in keys:
-        row = _throttle_row(session, key, now)
-        if now - row.window_start > rules.window:
-            row.failures, row.window_start = 0, now
-        row.failures += 1
-        if row.failures >= rules.limit(key):
-            row.locked_until = now + rules.lockout
-        session.add(row)
-
-
-def _verify(password_hash: str, password: str) -> bool:
+def verify_password(user: User | None, password: str) -> bool:
+    """Whether ``password`` is the user's; with no user, as slow as with one (Argon2 over a
+    dummy hash), so the answer's timing does not tell which usernames exist."""
     try:
-        return _HASHER.verify(password_hash, password)
+        return _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password) and bool(user)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
 
-def authenticate(
-    session: Session,
-    username: str,
-    password: str,
-    *,
-    client: str,
-    now: datetime,
-    rules: Throttle = Throttle(),
-) -> User | str:
-    """The user if the password is right; otherwise why not (``"throttled"``/``"invalid"``).
+def needs_rehash(user: User) -> bool:
+    """Whether the user's hash was made with weaker Argon2 settings than today's."""
+    return _HASHER.check_needs_rehash(user.password_hash)
 
-    Every attempt on a locked username or address is refused without checking the
-    password, so guessing cannot go on during a lockout; failures count per username and
-    per client address (see :class:`Throttle` for the limits). A success clears the
-    username's count only: an address's count runs out with its window, so one valid
-    account cannot keep clearing it while guessing at others.
-    """
-    name = username.strip().lower()[:64]
-    keys = [f"user:{name}", f"{_ADDRESS}{client}"[:160]]
-    if _locked(session, keys, now):
-        return "throttled"
-    user = find_user(session, name)
-    ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
-    if user is None or not ok or not user.active:
-        _fail(session, keys, now, rules)
-        return "invalid"
-    for row in session.exec(select(LoginThrottle).where(LoginThrottle.key == keys[0])):
-        row.failures, row.locked_until = 0, None
-        session.add(row)
-    if _HASHER.check_needs_rehash(user.password_hash):
-        user.password_hash = _HASHER.hash(password)
-        session.add(user)
-    _audit(session, user, audit.user_actor(user.id or 0), "user.login", now)
-    return user
+
+def rehash(user: User, password: str) -> None:
+    """Hash the (just verified) password again with today's settings."""
+    user.password_hash = _HASHER.hash(password)
 
 
 def same_token(given: str | None, expected: str) -> bool:

@@ -42,6 +42,7 @@ from notifications import claims, outbox
 from notifications.channel_run import ChannelRun, wait_any
 from notifications.outbox import AT_LEAST_ONCE, OutboxMessage, OutboxStatus
 from notifications.ratelimit import Limits, Pacer
+from notifications.sealing import seal, unseal
 from notifications.sender import Delivered, Outcome, RetryLater, Sender, Stopped, Uncertain
 
 log = logging.getLogger(__name__)
@@ -189,7 +190,7 @@ class Dispatcher:
     def claim(self, channel: str, limit: int) -> list[OutboxMessage]:
         """Claim up to ``limit`` due rows of ``channel`` for this worker."""
         with self.db.write() as session:
-            return claims.claim(
+            rows = claims.claim(
                 session,
                 worker=self.worker,
                 channel=channel,
@@ -198,6 +199,9 @@ class Dispatcher:
                 lease=self.lease,
                 use_skip_locked=not self.db.is_sqlite,
             )
+        for row in rows:  # detached: opening them in memory writes nothing back
+            row.payload = unseal(row.payload, self.db.sealer)
+        return rows
 
     def mark_sending(self, row: OutboxMessage) -> bool:
         """Commit ``sending`` before the network call; ``False`` if the row may not go now."""
@@ -220,7 +224,7 @@ class Dispatcher:
             session.execute(
                 update(OutboxMessage)
                 .where(col(OutboxMessage.id) == row.id)
-                .values(payload=row.payload)
+                .values(payload=seal(row.payload, self.db.sealer))
             )
 
     def record(self, row: OutboxMessage, outcome: Outcome) -> str:

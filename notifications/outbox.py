@@ -38,6 +38,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from intake.columns import json_column, utc_column, utcnow
 from intake.contacts import Contact
+from notifications.sealing import seal, sealer_of
 
 
 class OutboxStatus(StrEnum):
@@ -124,7 +125,7 @@ def enqueue(
         channel=channel,
         recipient=recipient,
         contact_id=contact_id,
-        payload=payload,
+        payload=seal(payload, sealer_of(session)),
         priority=int(priority),
         next_attempt_at=not_before or moment,
         dedupe_key=dedupe_key,

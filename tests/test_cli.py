@@ -1,18 +1,32 @@
-"""The ``hotline`` command line: ``assess`` answers exactly at the rules' boundaries."""
+"""The ``hotline`` command line: ``assess`` answers exactly at the rules' boundaries;
+``serve`` believes forwarded headers only from the proxies it is told to trust."""
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import uvicorn
+from cadre_support import PASSWORD, VILLAGE_A, add_user, csrf_of
+from pydantic import ValidationError
+from sqlmodel import select
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.app import create_app
+from bot.cli import app, server_config
+from bot.config import Settings
+from bot.services import Services
 from intake.applications import CHINA
+from intake.audit import AuditEvent
+from intake.logins import Throttle
 from intake.policy import bundled_policy_dir
+from intake.users import Role
 
 runner = CliRunner()
 
@@ -126,3 +140,75 @@ def test_the_year_defaults_to_the_current_year_in_china_like_the_chat(tmp_path: 
     assert json.loads(out)["year"] in {before, datetime.now(CHINA).year}
     _, out, _ = assess(tmp_path, {}, "--year", "2022")
     assert json.loads(out)["year"] == 2022
+
+
+class _Serving:
+    """``hotline serve``'s uvicorn settings for an app, on a free port, in a thread."""
+
+    def __init__(self, settings: Settings, services: Services) -> None:
+        config = server_config(settings, create_app(settings, services), host="127.0.0.1", port=0)
+        config.lifespan = "off"  # no background ticks: only the HTTP path is under test
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> httpx.Client:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:  # poll with a bound
+            assert time.monotonic() < deadline and self.thread.is_alive(), "uvicorn did not start"
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{port}")
+        return self.client
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+
+def _try_login(
+    client: httpx.Client, username: str, password: str, forwarded_for: str
+) -> httpx.Response:
+    csrf = csrf_of(client.get("/cadre/login").text)
+    return client.post(
+        "/cadre/login",
+        data={"username": username, "password": password, "csrf_token": csrf},
+        headers={"X-Forwarded-For": forwarded_for},
+    )
+
+
+def _audited(services: Services, action: str) -> list[AuditEvent]:
+    with services.db.read() as db:
+        return list(db.exec(select(AuditEvent).where(AuditEvent.action == action)))
+
+
+def test_serve_believes_no_forwarded_header_by_default(services: Services) -> None:
+    """A login flood from 127.0.0.1 naming a new address per guess is still one address."""
+    settings = services.settings
+    assert settings.trusted_proxies == ""
+    limit = Throttle().max_address_failures
+    with _Serving(settings, services) as client:
+        statuses = [
+            _try_login(client, f"name{n}", "guess guess", f"198.51.100.{n + 1}").status_code
+            for n in range(limit + 1)
+        ]
+        assert statuses == [401] * limit + [429]
+    locked = _audited(services, "login.address_locked")
+    assert [event.data["address"] for event in locked] == ["127.0.0.1"]
+
+
+def test_serve_believes_a_trusted_proxy(services: Services) -> None:
+    add_user(services, "cun", Role.VILLAGE, VILLAGE_A)
+    settings = services.settings.model_copy(update={"trusted_proxies": "127.0.0.1, 10.0.0.0/8"})
+    with _Serving(settings, services) as client:
+        # The proxy appends the address it saw; what the client wrote before it is not believed.
+        response = _try_login(client, "cun", PASSWORD, "6.6.6.6, 203.0.113.7")
+        assert response.status_code == 303
+    assert [e.data["address"] for e in _audited(services, "user.login")] == ["203.0.113.7"]
+
+
+@pytest.mark.parametrize("value", ["nginx", "127.0.0.1, proxy.local", "10.0.0.0/33", "*"])
+def test_trusted_proxies_must_be_addresses(value: str) -> None:
+    with pytest.raises(ValidationError, match="not an IP address or network"):
+        Settings(trusted_proxies=value, _env_file=None)

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import itertools
 import logging
+import random
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import FakeClock
+from db_outage import Outage, is_sqlite, outage_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import func, select
 
 from bot import inbound
+from bot.config import Settings
 from bot.conversation import Incoming
 from bot.effects import Effects
 from bot.engine import Input
-from bot.services import Services
+from bot.services import Services, build_services
 from intake.applications import Application
 from intake.audit import AuditEvent
 from intake.households import Household
+from intake.outage import StorageUnavailable
 from intake.queue import QueueItem
+from locales import translate
 
 ID_NUMBER = "421223195803151230"
 PHONE = "13812345678"
@@ -100,7 +107,7 @@ def test_a_failure_mid_way_writes_nothing_and_keeps_the_message(
 
     monkeypatch.setattr(Effects, "_on_application_submitted", half_then_fail)
     texts = send(services, "v2", 99, SCRIPT[-1])
-    assert texts == ["抱歉，系统出了点问题，您的消息已经记下了，请稍后再试。"]
+    assert texts == [translate("zh_CN", "error.internal")]
     assert count(services, Application) == 0 and count(services, QueueItem) == 0
     assert count(services, Household) == 0
     with services.db.read() as db:
@@ -132,6 +139,84 @@ def test_messages_stored_before_a_crash_are_processed_on_recovery(services: Serv
     assert [r.status for r in rows] == [inbound.InboundStatus.PROCESSED] * 3
     assert "为自己" not in str(rows[-1].replies)
     assert rows[-1].replies and "请选择所在的村" in rows[-1].replies[0]["text"]
+
+
+def test_a_message_that_failed_is_never_said_to_be_recorded() -> None:
+    """A failed message is kept for the log but never acted on: the person must send it
+    again, and must not be told it was noted (issue 9)."""
+    chinese, english = translate("zh_CN", "error.internal"), translate("en", "error.internal")
+    assert "记下" not in chinese and "收到" not in chinese
+    assert not any(word in english.lower() for word in ("saved", "recorded", "received"))
+
+
+def test_a_redelivered_message_that_was_stored_but_never_answered_is_answered(
+    services: Services,
+) -> None:
+    send(services, "v5", 0, Input(start=True))
+    waiting = Incoming("webhook", "v5-1", "v5", Input(data="choose:apply"))
+    with services.db.write() as db:  # stored, then the database went away before its answer
+        inbound.store(
+            db,
+            channel="webhook",
+            external_id=waiting.external_id,
+            sender="v5",
+            payload=waiting.payload(),
+            cipher=services.cipher,
+            now=services.clock(),
+        )
+    outcome = services.conversations.receive(waiting)  # the sender, told 503, sends it again
+    assert not outcome.duplicate
+    assert [r.text for r in outcome.replies] == ["这次是给谁申请？"]
+    again = services.conversations.receive(waiting)
+    assert again.duplicate and again.replies == outcome.replies
+
+
+@pytest.fixture
+def staged(settings: Settings, clock: FakeClock) -> Iterator[tuple[Services, Outage]]:
+    """Services on a database the test can take away (see ``db_outage``)."""
+    with outage_for(settings) as (relayed, outage):
+        built = build_services(relayed, clock=clock, rng=random.Random(2026))
+        try:
+            yield built, outage
+        finally:
+            built.db.dispose()
+
+
+def test_while_the_database_is_away_nothing_is_marked_and_the_retry_is_answered(
+    staged: tuple[Services, Outage],
+) -> None:
+    services, outage = staged
+    send(services, "v6", 0, Input(start=True))
+    pressed = Incoming("webhook", "v6-1", "v6", Input(data="choose:apply"))
+    outage.down(services.db)
+    try:
+        with pytest.raises(StorageUnavailable):
+            services.conversations.receive(pressed)
+        assert services.conversations.recover() == 0, "a tick in the outage neither fails nor marks"
+    finally:
+        outage.up(services.db)
+    assert [r.text for r in services.conversations.receive(pressed).replies] == ["这次是给谁申请？"]
+    with services.db.read() as db:
+        statuses = db.exec(select(inbound.InboundMessage.status)).all()
+    assert sorted(statuses) == [inbound.InboundStatus.PROCESSED] * 2
+
+
+def test_a_flapping_database_is_never_answered_with_a_failure(
+    staged: tuple[Services, Outage], settings: Settings
+) -> None:
+    """The outage of issue 9: the first transaction loses its connection, the next one gets
+    through. The message used to be stored as failed and answered "recorded", then dropped."""
+    if is_sqlite(settings):
+        pytest.skip("a connection that drops needs a network: PostgreSQL only")
+    services, outage = staged
+    send(services, "v7", 0, Input(start=True))
+    pressed = Incoming("webhook", "v7-1", "v7", Input(data="choose:apply"))
+    assert outage.relay is not None
+    outage.relay.refuse(1)  # open connections cut; the next one hung up on; then all well
+    with pytest.raises(StorageUnavailable):
+        services.conversations.receive(pressed)
+    assert count(services, inbound.InboundMessage) == 1, "nothing kept, nothing marked failed"
+    assert [r.text for r in services.conversations.receive(pressed).replies] == ["这次是给谁申请？"]
 
 
 def test_nothing_personal_reaches_the_logs_or_plain_storage(

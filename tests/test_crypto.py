@@ -152,3 +152,16 @@ def test_generate_secret() -> None:
         assert re.fullmatch(r"[A-Za-z0-9_-]{43}", secret)
         cipher = FieldCipher(secret)
         assert cipher.decrypt(cipher.encrypt("ok")) == "ok"
+
+
+def test_seal_keeps_nothing_as_nothing_and_unseal_reads_older_plain_text() -> None:
+    cipher = FieldCipher(generate_secret())
+    assert cipher.seal(None) is None and cipher.seal("") is None
+    assert cipher.unseal(None) is None
+    sealed = cipher.seal("请回电")
+    assert sealed is not None and sealed != "请回电" and cipher.unseal(sealed) == "请回电"
+    # Text written before the field was encrypted, even text that starts like a token.
+    for plain in ("请回电，晚上在家", "v1:short", "v1:" + "中" * 40):
+        assert cipher.unseal(plain) == plain
+    with pytest.raises(FieldCipherError):
+        FieldCipher(generate_secret()).unseal(sealed)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
+
 import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from bot.services import Services, upgrade
 from intake import audit
+from intake.db import Database
 
 
 def test_migrations_create_every_table(services: Services) -> None:
@@ -55,3 +61,28 @@ def test_a_failed_write_leaves_nothing(services: Services) -> None:
         raise RuntimeError("stop")
     with services.db.read() as db:
         assert audit.events_for(db, "test", 2) == []
+
+
+def test_the_data_folder_and_database_files_are_the_services_alone(
+    services: Services, tmp_path: Path
+) -> None:
+    if not services.db.is_sqlite:
+        pytest.skip("file modes of the embedded database")
+    with services.db.write() as db:
+        audit.record(db, actor="system", action="test.mode", subject_kind="test", subject_id=3)
+    path = Path(make_url(services.db.url).database or "")
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    for suffix in ("", "-wal", "-shm"):
+        assert stat.S_IMODE(path.with_name(path.name + suffix).stat().st_mode) == 0o600, suffix
+
+
+def test_an_existing_open_data_folder_is_closed_on_start(tmp_path: Path) -> None:
+    folder = tmp_path / "old-var"
+    folder.mkdir(mode=0o755)
+    database = folder / "hotline.db"
+    database.write_bytes(b"")
+    database.chmod(0o644)
+    os.chmod(folder, 0o755)  # noqa: S103 - the old, too open mode under test
+    Database(f"sqlite:///{database}").dispose()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600

@@ -27,6 +27,7 @@ from notifications import claims
 from notifications.dispatcher import Dispatcher, RetryPolicy
 from notifications.outbox import OutboxMessage, OutboxStatus, Priority, enqueue
 from notifications.ratelimit import Limits
+from notifications.sealing import unseal
 from notifications.sender import Delivered, Outcome, RetryLater
 
 FAST = Limits(per_second=50, per_recipient_interval=0.0)
@@ -169,7 +170,7 @@ async def test_a_restart_sends_at_once_what_a_dead_worker_had_claimed(
             db, worker="killed", channel="test", now=services.clock(), limit=10,
             lease=timedelta(minutes=5), use_skip_locked=not services.db.is_sqlite,
         )  # fmt: skip
-        notice = next(r.id for r in rows if r.payload["text"] == "notice")
+        notice = next(r.id for r in rows if unseal(r.payload, services.cipher)["text"] == "notice")
         claims.mark_sending(
             db, row_id=notice, worker="killed", now=services.clock(), lease=timedelta(minutes=5)
         )
@@ -188,7 +189,8 @@ async def test_two_processes_keep_each_chats_order(services: Services) -> None:
             for part in range(3):
                 put(services, f"c{chat}", f"{turn}.{part}", Priority.INTERACTIVE)
     arrived: list[tuple[str, str]] = []
-    processes = [Database(services.db.url) for _ in range(2)]  # an engine each, as processes
+    # An engine each, with the service key, as two processes have.
+    processes = [Database(services.db.url, sealer=services.cipher) for _ in range(2)]
     workers = [
         Dispatcher(
             db, {"test": Arrivals(arrived, seed)}, now=services.clock, limits=FAST, lookahead=4

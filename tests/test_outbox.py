@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from conftest import FakeClock
+from sqlalchemy import text
 from sqlmodel import col, select, update
 
 from bot.services import Services
 from intake.contacts import get_or_create_contact
 from notifications import claims, outbox
+from notifications.dispatcher import Dispatcher
 from notifications.outbox import OutboxMessage, OutboxStatus, Priority, enqueue
+from notifications.sealing import unseal
 
 LEASE = timedelta(minutes=5)
 
@@ -218,3 +221,25 @@ def test_a_retried_row_keeps_its_recipients_later_rows_behind_it(
         assert held is not None
     assert held.status == OutboxStatus.PENDING and held.next_attempt_at == retry_at
     assert claim(services, "w2") == [first]
+
+
+def test_payloads_are_sealed_at_rest_and_opened_for_the_sender(services: Services) -> None:
+    """A notice can carry a cadre's reason: the stored row holds only a token."""
+    reason = "退回：户主已在县城购房，请核实"
+    with services.db.write() as db:
+        row = enqueue(
+            db, channel="test", recipient="s1", payload={"text": reason, "buttons": []},
+            now=services.clock(),
+        )  # fmt: skip
+    assert row is not None
+    with services.db.read() as db:
+        stored = db.exec(text("SELECT payload FROM outbox_message")).scalars().all()
+    assert stored and all(reason not in str(value) for value in stored)
+    dispatcher = Dispatcher(services.db, {}, now=services.clock)
+    claimed = dispatcher.claim("test", 10)
+    assert [r.payload for r in claimed] == [{"text": reason, "buttons": []}]
+    dispatcher.save_progress(claimed[0], 1)  # bookkeeping written back stays sealed
+    with services.db.read() as db:
+        again = db.exec(text("SELECT payload FROM outbox_message")).scalars().all()
+    assert all(reason not in str(value) for value in again) and "parts_sent" in str(again)
+    assert unseal({"text": "older row"}, services.cipher) == {"text": "older row"}

@@ -19,7 +19,7 @@ from conftest import FakeClock
 from sqlmodel import Session, select
 
 from bot.services import Services
-from intake.audit import AuditEvent, events_for
+from intake.audit import AuditEvent, events_for, reason_of
 from intake.procedure import (
     TRANSITIONS,
     Action,
@@ -28,6 +28,7 @@ from intake.procedure import (
     Transition,
     apply,
     available,
+    enrolment_text,
     notice_ends,
 )
 from intake.queue import ItemKind, ItemStatus, QueueItem
@@ -78,6 +79,7 @@ def _apply(services: Services, db: Session, item: QueueItem, action: str, **kw: 
         "policy": services.default_policy,
         "calendar": services.calendar,
         "now": services.clock(),
+        "cipher": services.cipher,
     }
     options.update(kw)
     return apply(db, item, action, **options)
@@ -110,7 +112,7 @@ def test_every_status_and_action_pair(services: Services) -> None:
                     .order_by(AuditEvent.id.desc())  # type: ignore[union-attr]
                 ).first()
                 assert event is not None and event.action == f"procedure.{action.value}"
-                assert event.actor == "user:1" and event.reason == "理由"
+                assert event.actor == "user:1" and reason_of(event, services.cipher) == "理由"
                 assert event.data["from"] == status and event.data["to"] == transition.target
 
 
@@ -211,7 +213,8 @@ def test_enrol_records_risk_types_helper_and_measures(services: Services) -> Non
         _apply(services, db, item, Action.ENROL, facts=facts)
         enrollment = db.exec(select(Enrollment).where(Enrollment.queue_item_id == item.id)).one()
     assert enrollment.risk_codes == "01,02" and enrollment.helper_name == "刘莹嗣"
-    assert enrollment.measures == "医疗救助" and str(enrollment.measures_due) == "2027-06-30"
+    assert enrolment_text(enrollment, services.cipher) == ("住院", "医疗救助")
+    assert str(enrollment.measures_due) == "2027-06-30"
     assert item.risk_codes == ",01,02," and item.due_at is None
 
 
@@ -329,7 +332,7 @@ def test_withdraw_records_the_request_and_the_reason(
         events = events_for(db, "queue_item", item.id or 0)
     assert item.status == ItemStatus.WITHDRAWN and item.due_at is None
     assert [e.action for e in events] == ["procedure.withdraw"]
-    assert events[0].reason == "户主11月26日来电要求撤回"
+    assert reason_of(events[0], services.cipher) == "户主11月26日来电要求撤回"
     assert events[0].data["applicant_asked"] is True and events[0].data["from"] == status
 
 
@@ -415,7 +418,7 @@ def test_objection_sends_the_item_back_to_township_review(services: Services) ->
         "procedure.start_notice",
         "procedure.record_objection",
     ]
-    assert events[-1].reason == "邻居反映有车"
+    assert reason_of(events[-1], services.cipher) == "邻居反映有车"
 
 
 def test_whole_procedure_on_a_real_application(services: Services, clock: FakeClock) -> None:

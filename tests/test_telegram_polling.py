@@ -64,3 +64,21 @@ def test_polling_skips_an_unreadable_update_and_goes_on(
     with TelegramRig(telegram_settings(settings, tg, telegram_polling=True), clock, tg):
         wait_until(lambda: len(tg.sent_messages(6603)) == 2, 20)
         wait_until(lambda: 702 in [c.params.get("offset") for c in tg.calls_for("getUpdates")])
+
+
+def test_a_poison_update_never_stops_polling(
+    settings: Settings, clock: FakeClock, tg: FakeTelegram
+) -> None:
+    poison = tg.user_message(6604, "/start", queue=False)
+    poison["message"]["chat"]["id"] = [6604]  # unhashable: the whole batch failed, again and again
+    tg.queue_update({**poison, "update_id": 800})
+    huge = tg.user_message(6605, "/start", queue=False)
+    huge["message"]["chat"]["id"] = 2**64  # beyond 64 bits: refused like the webhook refuses it
+    tg.queue_update({**huge, "update_id": 801})
+    tg.queue_update({**tg.user_message(6606, "/start", queue=False), "update_id": 802})
+    with TelegramRig(telegram_settings(settings, tg, telegram_polling=True), clock, tg) as rig:
+        wait_until(lambda: len(tg.sent_messages(6606)) == 2, 20)
+        wait_until(lambda: 803 in [c.params.get("offset") for c in tg.calls_for("getUpdates")])
+        with rig.services.db.read() as db:
+            senders = db.exec(select(inbound.InboundMessage.sender)).all()
+    assert senders == ["6606"]

@@ -4,17 +4,21 @@ posts them, replies read back from a fake Bot API, records read from the real da
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
 from conftest import FakeClock
+from db_outage import outage_for
 from fakes.telegram_api import FakeTelegram
 from sqlmodel import col, func, select
 from telegram_support import (
+    SECRET,
     WEBHOOK,
     Phone,
     TelegramRig,
@@ -27,10 +31,11 @@ from bot import inbound
 from bot.config import Settings
 from bot.services import configure_logging
 from intake.applications import Application
-from intake.attachments import Attachment, AttachmentKind
+from intake.attachments import Attachment, AttachmentKind, file_name_of
 from intake.audit import AuditEvent
 from intake.contacts import Contact
 from intake.queue import QueueItem
+from locales import translate
 
 ID_NUMBER = "421223195803151230"
 PHOTO = [
@@ -176,6 +181,121 @@ def test_malformed_or_oversized_bodies_get_a_4xx_and_are_not_logged(
     assert "no update id" not in caplog.text and "xxxx" not in caplog.text
 
 
+def _text_update(chat: int = 4601) -> dict[str, Any]:
+    user = {"id": chat, "is_bot": False, "first_name": "U", "language_code": "zh-hans"}
+    message = {"message_id": 1, "date": 1_790_000_000, "text": "/start"}
+    message.update(chat={"id": chat, "type": "private", "first_name": "U"}, **{"from": user})
+    return {"update_id": next_update_id(), "message": message}
+
+
+def _press_update(chat: int = 4601) -> dict[str, Any]:
+    update = _text_update(chat)
+    shown = update.pop("message")
+    shown["reply_markup"] = {"inline_keyboard": [[{"text": "申请", "callback_data": "c:a"}]]}
+    query = {"id": "q1", "chat_instance": "1", "data": "c:a", "from": shown["from"]}
+    return {**update, "callback_query": {**query, "message": shown}}
+
+
+def _set(path: str, value: object, base: Callable[[], dict[str, Any]] = _text_update) -> bytes:
+    """A valid update with the value at ``path`` (dotted) replaced."""
+    update = base()
+    *parents, last = path.split(".")
+    inner = update
+    for key in parents:
+        inner = inner[int(key)] if isinstance(inner, list) else inner[key]
+    inner[int(last) if isinstance(inner, list) else last] = value
+    return json.dumps(update).encode()
+
+
+def _splice(raw: bytes) -> bytes:
+    """A valid update with one more field whose JSON text is ``raw``."""
+    return json.dumps(_text_update()).encode()[:-1] + b', "extra": ' + raw + b"}"
+
+
+def _photo_update() -> dict[str, Any]:
+    update = _text_update()
+    del update["message"]["text"]
+    photo = {"file_id": "P", "file_unique_id": "PU", "width": 9, "height": 9, "file_size": 9}
+    update["message"]["photo"] = [photo]
+    return update
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(_set("update_id", 2**64), id="update_id beyond 64 bits"),
+        pytest.param(_set("message.chat.id", 2**64), id="chat id beyond 64 bits"),
+        pytest.param(
+            _set("callback_query.message.message_id", -(2**70), _press_update),
+            id="message_id beyond 64 bits",
+        ),
+        pytest.param(_splice(b"1" * 5000), id="a 5,000-digit number"),
+        pytest.param(_splice(b"[" * 5000 + b"]" * 5000), id="5,000 levels"),
+        pytest.param(_set("message.text", "\ud800"), id="a lone surrogate"),
+        pytest.param(_set("message.text", "a\u0000b"), id="a NUL"),
+        pytest.param(_splice(b"NaN"), id="NaN"),
+        pytest.param(_set("message.chat.id", "4601"), id="chat id a string"),
+        pytest.param(_set("message.chat.id", True), id="chat id true"),
+        pytest.param(_set("message.text", ["a"]), id="text a list"),
+        pytest.param(_set("message.from.language_code", 5), id="language a number"),
+        pytest.param(_set("callback_query.data", {"a": 1}, _press_update), id="data a dict"),
+        pytest.param(_set("message.date", 10**15), id="a date no calendar has"),
+        pytest.param(_set("message.photo.0.file_size", "big", _photo_update), id="size text"),
+        pytest.param(_set("message.caption", 5, _photo_update), id="caption a number"),
+    ],
+)
+def test_hostile_updates_get_a_polite_400_and_store_and_send_nothing(
+    rig: TelegramRig, tg: FakeTelegram, body: bytes
+) -> None:
+    response = httpx.post(
+        f"{rig.url}{WEBHOOK}", content=body, headers={"x-telegram-bot-api-secret-token": SECRET}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_update"
+    assert "。" in response.json()["message"].split(" ")[0]  # Chinese first
+    assert count(rig, inbound.InboundMessage) == 0 and count(rig, Contact) == 0
+    assert tg.sent_messages() == []
+
+
+def test_an_update_id_beyond_32_bits_is_answered(rig: TelegramRig, tg: FakeTelegram) -> None:
+    update = _text_update(4609)
+    update["update_id"] = 2**40  # the sequence column is 32-bit: PostgreSQL refused the row
+    assert rig.post(update).status_code == 200
+    rig.settle()
+    assert tg.sent_texts(4609)[-1] == "请选择您要办的事："
+    with rig.services.db.read() as db:
+        row = db.exec(select(inbound.InboundMessage)).one()
+    assert row.external_id == str(2**40) and row.status == inbound.InboundStatus.PROCESSED
+
+
+def test_while_the_database_is_away_telegram_gets_503_and_its_redelivery_is_answered(
+    settings: Settings, clock: FakeClock, tg: FakeTelegram
+) -> None:
+    with (
+        outage_for(telegram_settings(settings, tg)) as (relayed, outage),
+        TelegramRig(relayed, clock, tg) as rig,
+    ):
+        phone = Phone(rig, 4610)
+        phone.say("/start")
+        update = tg.user_message(4610, "帮助", queue=False)
+        update["update_id"] = next_update_id()
+        update["message"]["from"]["language_code"] = "zh-hans"
+        outage.down(rig.services.db)
+        try:
+            away = rig.post(update)
+        finally:
+            outage.up(rig.services.db)
+        assert away.status_code == 503 and away.json()["error"] == "unavailable"
+        assert rig.post(update).status_code == 200  # Telegram delivers it again
+        rig.settle()
+        texts = phone.texts()
+        assert len(texts) == 4 and texts[-1] == "请选择您要办的事：", "answered once"
+        assert not any("系统出了点问题" in text for text in texts)
+        with rig.services.db.read() as db:
+            statuses = db.exec(select(inbound.InboundMessage.status)).all()
+        assert statuses == [inbound.InboundStatus.PROCESSED] * 2
+
+
 def test_a_double_tap_answers_once(rig: TelegramRig, tg: FakeTelegram) -> None:
     phone = Phone(rig, 4503)
     phone.say("/start")
@@ -187,6 +307,8 @@ def test_a_double_tap_answers_once(rig: TelegramRig, tg: FakeTelegram) -> None:
         assert rig.post(update).status_code == 200
     rig.settle()
     assert phone.texts()[sent:] == ["这次是给谁申请？"]
+    # The spinner answers run after the 200, beside the outbox: wait for both.
+    wait_until(lambda: len(tg.calls_for("answerCallbackQuery")) == 2)
     answers = tg.calls_for("answerCallbackQuery")
     again = "这个问题已经回答过了，请看最新的消息。"
     assert [a.params.get("text") for a in answers] == [None, again]
@@ -267,7 +389,8 @@ def test_other_message_kinds_get_a_polite_line_or_are_ignored(
     assert tg.sent_messages(-100123) == []
     with rig.services.db.read() as db:
         kept = db.exec(select(Attachment)).one()
-    assert kept.kind == AttachmentKind.DOCUMENT and kept.file_name == "bill.pdf"
+    assert kept.kind == AttachmentKind.DOCUMENT
+    assert file_name_of(kept, rig.services.cipher) == "bill.pdf"
     assert kept.queue_item_id is None and kept.mime == "application/pdf"
 
 
@@ -323,7 +446,7 @@ def test_an_answer_that_fails_still_reaches_the_villager(
 
     monkeypatch.setattr(engine, "resume", broken)
     phone.say("/start")
-    assert phone.texts() == ["抱歉，系统出了点问题，您的消息已经记下了，请稍后再试。"]
+    assert phone.texts() == [translate("zh_CN", "error.internal")]
     with rig.services.db.read() as db:
         row = db.exec(select(inbound.InboundMessage)).one()
     assert row.status == inbound.InboundStatus.FAILED and row.error == "RuntimeError"

@@ -26,6 +26,7 @@ from cadre_support import (
 from conftest import TEST_SECRET
 from sqlmodel import select
 
+from bot.app import create_app
 from bot.config import Settings
 from bot.services import Services
 from intake.audit import AuditEvent
@@ -271,7 +272,30 @@ async def test_login_throttling_over_http(services: Services) -> None:
             )
             statuses.append(response.status_code)
         assert statuses == [401] * 5 + [429]
-        assert "15" in response.text
+        assert response.headers["retry-after"] == "60"
+        assert "请于 09:31 后再试" in response.text, "when to come back, Beijing time"
+        assert "try again after 09:31" in response.text, "and in English"
+
+
+async def test_guessing_at_a_name_does_not_keep_the_cadre_out_of_their_office(
+    services: Services,
+) -> None:
+    add_user(services, "cun", Role.VILLAGE, VILLAGE_A)
+    async with client_for(services) as office:  # 10.0.0.1, where the cadre logged in before
+        await login(office, "cun")
+    transport = httpx.ASGITransport(
+        app=create_app(services.settings, services), client=("203.0.113.9", 1)
+    )
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as stranger:
+        csrf = csrf_of((await stranger.get("/cadre/login")).text)
+        for password in ["guess"] * 5 + [PASSWORD]:
+            response = await stranger.post(
+                "/cadre/login", data={"username": "cun", "password": password, "csrf_token": csrf}
+            )
+        assert response.status_code == 429, "the stranger waits, even with the right password"
+    async with client_for(services) as office:
+        await login(office, "cun")
+        assert (await office.get("/cadre/")).status_code == 200
 
 
 async def _export_texts(client: httpx.AsyncClient) -> dict[str, str]:

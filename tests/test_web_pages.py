@@ -28,6 +28,7 @@ from intake.audit import AuditEvent
 from intake.queue import QueueItem
 from intake.users import Role
 from notifications.outbox import OutboxMessage
+from notifications.sealing import unseal
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 ESCAPED = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
@@ -184,7 +185,7 @@ async def test_whole_procedure_over_http_tells_the_applicant(
                 .order_by(OutboxMessage.id)
             )
         )  # type: ignore[arg-type]
-    texts = [m.payload["text"] for m in sent]
+    texts = [unseal(m.payload, services.cipher)["text"] for m in sent]
     assert len(texts) == 7 and all(item.tracking_code in t for t in texts)
     assert "最迟 2026年11月30日" in texts[1]
     assert "公示期 2026年11月25日 至 2026年12月2日" in texts[2]
@@ -404,15 +405,16 @@ async def test_household_box_shows_the_applications_own_size_and_the_households_
         csrf = await login(client, "cun")
         page = (await client.get(f"/cadre/items/{first.id}")).text
         assert "家庭人口（本次申请填报）</dt><dd>3</dd>" in page
-        assert "家庭人口（户信息现为，之后的申请改过）</dt><dd>4</dd>" in page
+        assert "家庭人口（户信息）" not in page, "later filings leave the household as it was"
         assert "同一户的其他未办结事项" in page and link(again.id) in page
         assert again.tracking_code in page
         assert link(far.id) not in page and far.tracking_code not in page, "another village's"
         assert link(unrelated.id) not in page
         own = (await client.get(f"/cadre/items/{again.id}")).text
         assert "家庭人口（本次申请填报）</dt><dd>5</dd>" in own and link(first.id) in own
+        assert "家庭人口（户信息）</dt><dd>3</dd>" in own
         lone = (await client.get(f"/cadre/items/{unrelated.id}")).text
-        assert "同一户的其他未办结事项" not in lone and "户信息现为" not in lone
+        assert "同一户的其他未办结事项" not in lone and "家庭人口（户信息）" not in lone
         merged = await act(client, again.id or 0, csrf, "merge", merge_into=first.tracking_code)
         assert merged.status_code == 303
         after = (await client.get(f"/cadre/items/{first.id}")).text

@@ -10,6 +10,8 @@ from sqlalchemy import inspect, text
 
 from bot.services import MIGRATIONS, Services, upgrade
 
+HEAD = "0008_reports"
+
 
 def _script() -> ScriptDirectory:
     config = Config()
@@ -19,20 +21,20 @@ def _script() -> ScriptDirectory:
 
 def test_migrations_have_exactly_one_head() -> None:
     script = _script()
-    assert script.get_heads() == ["0003_cadre"]
+    assert script.get_heads() == [HEAD]
     chain = [rev.revision for rev in script.walk_revisions()]
-    assert chain == ["0003_cadre", "0002_attachments", "0001"]
+    assert chain == [HEAD, "0006_sms", "0005", "0004", "0003_cadre", "0002_attachments", "0001"]
 
 
 def test_a_database_migrated_with_two_heads_still_upgrades(services: Services) -> None:
     with services.db.engine.begin() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
-            "0003_cadre"
+            HEAD
         ]
         # What `upgrade heads` recorded while 0002 and 0003 both followed 0001.
         conn.execute(text("INSERT INTO alembic_version (version_num) VALUES ('0002_attachments')"))
     upgrade(services.db.url)
     with services.db.engine.connect() as conn:
         versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-    assert versions == ["0003_cadre"]
+    assert versions == [HEAD]
     assert "attachment" in inspect(services.db.engine).get_table_names()

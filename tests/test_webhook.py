@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from conftest import LiveServer
+from conftest import FakeClock, LiveServer
+from db_outage import Outage, outage_for
 from fastapi import FastAPI, Request
 from sqlmodel import func, select
 
 from bot import inbound
 from bot.app import create_app
-from bot.channels.webhook import WebhookSender, sign
-from bot.services import Services
+from bot.channels.webhook import RETRY_AFTER_SECONDS, WebhookSender, sign
+from bot.config import Settings
+from bot.services import Services, build_services
 from intake.applications import Application
 from intake.queue import QueueItem
 from notifications.dispatcher import Dispatcher
@@ -118,6 +121,36 @@ def test_malformed_bodies_get_a_clear_400(server: LiveServer, body: bytes, error
     assert "。" in response.json()["message"]  # said in Chinese first
 
 
+def _with(extra: bytes) -> bytes:
+    """A valid message with ``extra`` spliced in as the value of one more field."""
+    return b'{"id": "m-1", "from": "u-1", "text": "hi", "extra": ' + extra + b"}"
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        pytest.param(_with(b"1" * 5000), "invalid_json", id="a 5,000-digit number"),
+        pytest.param(_with(b"[" * 5000 + b"]" * 5000), "invalid_json", id="5,000 levels"),
+        pytest.param(_with(b"[" * 40 + b"]" * 40), "invalid_json", id="40 levels"),
+        pytest.param(_with(str(2**64).encode()), "invalid_json", id="beyond 64 bits"),
+        pytest.param(_with(b"NaN"), "invalid_json", id="NaN"),
+        pytest.param(_with(b"1e999"), "invalid_json", id="an infinite number"),
+        pytest.param(b'{"id": "m", "from": "u", "text": "\\ud800"}', "invalid_json", id="lone"),
+        pytest.param(b'{"id": "m", "from": "u\\u0000", "text": "x"}', "invalid_json", id="NUL"),
+        pytest.param(b'{"id": ["m"], "from": {"a": 1}}', "invalid_message", id="wrong types"),
+        pytest.param(b'{"id": 7, "from": "u", "text": 5}', "invalid_message", id="numbers"),
+    ],
+)
+def test_hostile_bodies_get_a_polite_400_and_store_nothing(
+    server: LiveServer, services: Services, body: bytes, error: str
+) -> None:
+    response = httpx.post(f"{server.url}/channels/webhook", content=body, headers=signed(body))
+    assert response.status_code == 400
+    assert response.json()["error"] == error
+    assert "。" in response.json()["message"].split(" ")[0]  # Chinese first
+    assert count(services, inbound.InboundMessage) == 0
+
+
 def test_a_100_kb_body_is_refused_without_storing_anything(
     server: LiveServer, services: Services
 ) -> None:
@@ -143,6 +176,65 @@ def test_redelivery_is_a_no_op_answered_with_the_first_replies(
     assert again["duplicate"] is True
     assert again["replies"] == first["replies"]
     assert count(services, inbound.InboundMessage) == 1
+
+
+def test_two_senders_may_use_the_same_message_id(server: LiveServer, services: Services) -> None:
+    post(server.url, {"id": "1", "from": "alice", "type": "start"})
+    alice = post(server.url, {"id": "2", "from": "alice", "type": "button", "data": "choose:apply"})
+    bob = post(server.url, {"id": "2", "from": "bob", "type": "start"})
+    assert bob.status_code == 200 and bob.json()["duplicate"] is False
+    assert bob.json()["replies"] != alice.json()["replies"], "never another sender's replies"
+    assert bob.json()["replies"][-1]["text"] == "请选择您要办的事："
+    again = post(server.url, {"id": "2", "from": "alice", "type": "button", "data": "choose:apply"})
+    assert again.json() == {**alice.json(), "duplicate": True}
+    assert count(services, inbound.InboundMessage) == 3
+
+
+def test_the_longest_sender_and_id_are_kept_apart_and_fit(
+    server: LiveServer, services: Services
+) -> None:
+    longest = {"id": "i" * 128, "from": "s" * 128, "type": "start"}
+    assert post(server.url, longest).json()["duplicate"] is False
+    split = {"id": "b:c", "from": "a", "type": "start"}  # the same characters, cut elsewhere
+    assert post(server.url, split).json()["duplicate"] is False
+    assert post(server.url, {**split, "id": "c", "from": "a:b"}).json()["duplicate"] is False
+    with services.db.read() as db:
+        ids = db.exec(select(inbound.InboundMessage.external_id)).all()
+    assert len(set(ids)) == 3 and max(len(i) for i in ids) <= 128
+
+
+@pytest.fixture
+def staged(settings: Settings, clock: FakeClock) -> Iterator[tuple[LiveServer, Services, Outage]]:
+    """The service on a database the test can take away (see ``db_outage``)."""
+    with outage_for(settings) as (relayed, outage):
+        built = build_services(relayed, clock=clock, rng=random.Random(2026))
+        try:
+            with LiveServer(create_app(relayed, built)) as live:
+                yield live, built, outage
+        finally:
+            built.db.dispose()
+
+
+def test_while_the_database_is_away_the_answer_is_503_and_a_retry_is_answered(
+    staged: tuple[LiveServer, Services, Outage],
+) -> None:
+    live, services, outage = staged
+    assert post(live.url, {"id": "o-1", "from": "u-o", "type": "start"}).status_code == 200
+    pressed = {"id": "o-2", "from": "u-o", "type": "button", "data": "choose:apply"}
+    outage.down(services.db)
+    try:
+        away = post(live.url, pressed)
+    finally:
+        outage.up(services.db)
+    assert away.status_code == 503
+    assert away.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
+    assert away.json()["error"] == "unavailable" and "没有收下" in away.json()["message"]
+    again = post(live.url, pressed)  # the integrator retries once the database is back
+    assert again.status_code == 200 and again.json()["duplicate"] is False
+    assert again.json()["replies"][0]["text"] == "这次是给谁申请？"
+    with services.db.read() as db:
+        rows = db.exec(select(inbound.InboundMessage)).all()
+    assert sorted(r.status for r in rows) == [inbound.InboundStatus.PROCESSED] * 2
 
 
 def _application_script(user: str) -> list[dict[str, Any]]:

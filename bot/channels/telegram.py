@@ -6,12 +6,16 @@
 
 1. refuses a missing or wrong secret with 403 (compared in constant time; the bot token
    never appears in a URL), an oversized body with 413, a malformed one with 400 - logged
-   by size only, never by content (updates carry ID and phone numbers);
+   by size and a one-word reason only, never by content (updates carry ID and phone
+   numbers). Malformed is anything :mod:`intake.json_limits` refuses (nesting,
+   huge numbers, ids beyond 64 bits, lone surrogates, NaN) and any shape or type Telegram
+   never sends (see :mod:`bot.channels.telegram_updates`);
 2. parses the body with ``Update.de_json`` and hands it to :meth:`TelegramChannel.handle`,
    which stores *and answers* it in one transaction (:meth:`Conversations.receive`): the
    replies are written to the outbox in that same transaction;
 3. answers 200 - only ever for an update that is stored with its answer. A redelivered
    update (same ``update_id``; for a button, the same pressed message) changes nothing.
+   While the database is away it answers 503, so Telegram delivers the update again.
 
 Answering before the 200 is a choice: the work is one short transaction (milliseconds),
 while storing first and answering in the background would need a second durability path
@@ -34,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import warnings
 from collections import defaultdict
@@ -43,6 +46,7 @@ from typing import Any
 from weakref import WeakValueDictionary
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from sqlmodel import col, update
 from starlette.concurrency import run_in_threadpool
 from telegram import BotCommand, Update
@@ -51,11 +55,24 @@ from telegram.ext import Application, ApplicationBuilder
 from telegram.warnings import PTBUserWarning
 
 from bot.channels.telegram_sender import CHANNEL, TelegramSender
-from bot.channels.telegram_updates import ALLOWED_UPDATES, Decoded, Ignored, Membership, decode
+from bot.channels.telegram_updates import (
+    ALLOWED_UPDATES,
+    SHAPE_ERRORS,
+    Decoded,
+    Ignored,
+    MalformedUpdate,
+    Membership,
+    chat_key,
+    decode,
+    parse_body,
+    parse_update,
+)
 from bot.config import Settings
 from bot.conversation import Conversations
 from intake.contacts import Contact, find_contact
 from intake.db import Database
+from intake.json_limits import JsonRejected, check, read_body
+from intake.outage import StorageUnavailable, outage_guard
 from locales import normalize_locale, translate
 from notifications.outbox import Priority, enqueue, stop_recipient
 from notifications.ratelimit import Limits
@@ -75,11 +92,25 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
 SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+#: How long Telegram is asked to wait while the database is away (it retries anyway).
+RETRY_AFTER_SECONDS = 10
+#: Refusals: a code and a polite line, Chinese first (Telegram logs only the status).
+_REFUSALS = {
+    400: ("invalid_update", "消息格式不对，没看懂。The update could not be read."),
+    403: ("bad_secret", "密钥不对，消息没有收下。The secret token is not valid."),
+    413: ("too_large", "消息太长了，没有收下。The update is too large."),
+    503: (
+        "unavailable",
+        "系统暂时忙不过来，这条消息没有收下，请稍后再发一次。"
+        "The service is briefly unavailable; the update was not kept, please send it again.",
+    ),
+}
 #: The commands shown in Telegram's menu, with their descriptions' message ids.
 MENU_COMMANDS = (
     ("start", "telegram.command.start"),
     ("help", "telegram.command.help"),
     ("status", "telegram.command.status"),
+    ("mine", "telegram.command.mine"),
     ("language", "telegram.command.language"),
     ("cancel", "telegram.command.cancel"),
 )
@@ -100,10 +131,6 @@ def build_application(token: str, api_url: str, file_url: str) -> AnyApplication
         .pool_timeout(3)
         .build()
     )
-
-
-class MalformedUpdate(Exception):
-    """An update that parsed but has a shape Telegram never sends (the log has its id)."""
 
 
 class TelegramChannel:
@@ -191,19 +218,24 @@ class TelegramChannel:
         async def telegram_webhook(request: Request) -> Response:
             given = request.headers.get(SECRET_HEADER, "")
             if not hmac.compare_digest(given.encode(), self.secret.encode()):
-                return Response(status_code=403)
-            body = await _read_limited(request, self.max_body_bytes)
+                return _refuse(403)
+            body = await read_body(request, self.max_body_bytes)
             if body is None:
                 log.warning("telegram webhook: body over %d bytes refused", self.max_body_bytes)
-                return Response(status_code=413)
-            parsed = _parse(body, self.bot)
-            if parsed is None:
-                log.warning("telegram webhook: malformed update (%d bytes) refused", len(body))
-                return Response(status_code=400)
+                return _refuse(413)
+            try:
+                parsed = parse_body(body, self.bot)
+            except MalformedUpdate as malformed:
+                log.warning(
+                    "telegram webhook: malformed update (%d bytes, %s)", len(body), malformed
+                )
+                return _refuse(400)
             try:
                 await self.handle(parsed)
             except MalformedUpdate:
-                return Response(status_code=400)
+                return _refuse(400)
+            except StorageUnavailable:
+                return _refuse(503)
             return Response(status_code=200)
 
         return api
@@ -216,13 +248,14 @@ class TelegramChannel:
         """
         try:
             decoded = decode(update)
-        except (AttributeError, TypeError, ValueError, KeyError) as error:
+        except SHAPE_ERRORS as error:
             log.warning("telegram update %s unreadable: %s", update.update_id, type(error).__name__)
             raise MalformedUpdate(update.update_id) from error
         if isinstance(decoded, Ignored):
             log.debug("telegram update %s ignored: %s", update.update_id, decoded.reason)
-            if update.callback_query is not None:  # a spinner must never keep turning
-                self._spawn(self._stop_spinner(update.callback_query.id))
+            query = update.callback_query
+            if query is not None and isinstance(query.id, str):  # a spinner must not keep turning
+                self._spawn(self._stop_spinner(query.id))
             return
         if isinstance(decoded, Membership):
             await run_in_threadpool(self._membership, decoded)
@@ -237,7 +270,9 @@ class TelegramChannel:
             if outcome.duplicate:
                 return
             if decoded.mark is not None:
-                await run_in_threadpool(self._enqueue_mark, sender, decoded.mark)
+                # The answer is stored: a keyboard left unmarked is no reason to redeliver.
+                with contextlib.suppress(StorageUnavailable):
+                    await run_in_threadpool(self._enqueue_mark, sender, decoded.mark)
         self.wake()
 
     def _chat_lock(self, chat: str) -> asyncio.Lock:
@@ -249,10 +284,9 @@ class TelegramChannel:
 
     async def handle_in_order(self, updates: Sequence[Update]) -> None:
         """Handle a batch: one chat's updates in order, different chats concurrently."""
-        by_chat: dict[int, list[Update]] = defaultdict(list)
+        by_chat: dict[str, list[Update]] = defaultdict(list)
         for item in sorted(updates, key=lambda u: u.update_id):
-            chat = item.effective_chat
-            by_chat[chat.id if chat else -item.update_id].append(item)
+            by_chat[chat_key(item)].append(item)
 
         async def one_chat(items: list[Update]) -> None:
             for item in items:
@@ -273,7 +307,8 @@ class TelegramChannel:
                 updates, newest = await self._get_updates(offset)
                 await self.handle_in_order(updates)
             except Exception as error:
-                trace = not isinstance(error, TelegramError)  # a bug, not Telegram being away
+                # A bug, not Telegram or the database being away, is logged with its trace.
+                trace = not isinstance(error, TelegramError | StorageUnavailable)
                 log.warning("telegram polling: %s; retrying", type(error).__name__, exc_info=trace)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), backoff)
@@ -303,10 +338,15 @@ class TelegramChannel:
         newest: int | None = None
         for data in raw if isinstance(raw, list) else []:
             update_id = data.get("update_id") if isinstance(data, dict) else None
-            if not isinstance(update_id, int):
+            if type(update_id) is not int:
                 continue
             newest = max(update_id, newest if newest is not None else update_id)
-            parsed = _parse_dict(data, self.bot)
+            try:
+                check(data)  # the limits the webhook's parser keeps
+            except JsonRejected as rejected:
+                log.warning("telegram update %s unreadable (%s); skipped", update_id, rejected)
+                continue
+            parsed = parse_update(data, self.bot)
             if parsed is None:
                 log.warning("telegram update %s unreadable; skipped", update_id)
             else:
@@ -317,17 +357,17 @@ class TelegramChannel:
 
     def _resume_contact(self, chat: str) -> None:
         """A person who had blocked the bot writes again: they can be reached again."""
-        with self.db.read() as db:
+        with outage_guard(), self.db.read() as db:
             contact = find_contact(db, CHANNEL, chat)
         if contact is None or contact.stopped_at is None:
             return
-        with self.db.write() as db:
+        with outage_guard(), self.db.write() as db:
             db.execute(update(Contact).where(col(Contact.id) == contact.id).values(stopped_at=None))
 
     def _membership(self, change: Membership) -> None:
         if change.blocked:
             now = self.conversations.clock()
-            with self.db.write() as db:
+            with outage_guard(), self.db.write() as db:
                 stop_recipient(
                     db, channel=CHANNEL, recipient=change.chat, now=now, reason="blocked the bot"
                 )
@@ -335,7 +375,7 @@ class TelegramChannel:
             self._resume_contact(change.chat)
 
     def _enqueue_mark(self, chat: str, mark: dict[str, Any]) -> None:
-        with self.db.write() as db:
+        with outage_guard(), self.db.write() as db:
             contact = find_contact(db, CHANNEL, chat)
             enqueue(
                 db,
@@ -390,30 +430,9 @@ async def publish_commands(bot: Any) -> None:
         await bot.set_my_commands(commands, language_code=language_code)
 
 
-def _parse(body: bytes, bot: Any) -> Update | None:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    return _parse_dict(data, bot)
-
-
-def _parse_dict(data: object, bot: Any) -> Update | None:
-    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-        return None
-    try:
-        return Update.de_json(data, bot)
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return None
-
-
-async def _read_limited(request: Request, limit: int) -> bytes | None:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            return None
-    return bytes(body)
+def _refuse(status: int) -> Response:
+    code, message = _REFUSALS[status]
+    response = JSONResponse({"error": code, "message": message}, status_code=status)
+    if status == 503:
+        response.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -4,12 +4,19 @@ Inbound: ``POST /channels/webhook`` with a JSON body and two headers,
 ``X-Hotline-Timestamp`` (Unix seconds) and ``X-Hotline-Signature`` (``sha256=`` + hex
 HMAC-SHA256 of ``"{timestamp}.{body}"`` under the shared secret). Body::
 
-    {"id": "m-1", "from": "user-42", "type": "text", "text": "你好", "language": "zh_CN"}
-    {"id": "m-2", "from": "user-42", "type": "button", "data": "illness:yes"}
-    {"id": "m-3", "from": "user-42", "type": "start", "payload": "v_gangkou-bailing"}
+    {"id": "6f1d0c2a-7b", "from": "user-42", "type": "text", "text": "你好", "language": "zh_CN"}
+    {"id": "6f1d0c2a-7c", "from": "user-42", "type": "button", "data": "illness:yes"}
+    {"id": "9a3e51b0-01", "from": "user-77", "type": "start", "payload": "v_gangkou-bailing"}
 
 The answer is ``{"id", "duplicate", "replies": [{"text", "buttons": [{"label", "data"}]}]}``.
-A message id seen before is answered with its first replies and changes nothing.
+A message is known by its sender *and* its id: the same ``(from, id)`` again is a
+redelivery, answered with its first replies and changing nothing; another sender's
+message with the same id is a different message (gateways number per conversation, and
+a collision must never hand one villager another's replies).
+
+The body is read by :mod:`intake.json_limits`: anything it refuses, and anything
+not of the shape above, is a 400 with a polite message in Chinese and English. While the
+database is away the answer is 503 with ``Retry-After``: nothing was kept, send it again.
 Outbound messages nobody asked for (notices, reminders) are POSTed, signed the same
 way, to the configured callback URL by :class:`WebhookSender` through the outbox.
 """
@@ -27,21 +34,27 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
 
 from bot.conversation import Conversations, Incoming
 from bot.engine import Input
+from intake.json_limits import JsonRejected, loads, read_body
+from intake.outage import StorageUnavailable
 from notifications.sender import Delivered, Failed, Outcome, RetryLater
 
 CHANNEL = "webhook"
 MAX_SKEW_SECONDS = 300
+#: How long a sender is asked to wait while the database is away.
+RETRY_AFTER_SECONDS = 10
 
 _ERRORS = {
     "bad_signature": "签名不对，消息没有收下。"
     "The signature is not valid; the message was not accepted.",
     "too_large": "消息太长了，请分几次发。The message is too large; please send it in parts.",
-    "invalid_json": "消息格式不对，没看懂。The body is not valid JSON.",
+    "invalid_json": "消息格式不对，没看懂。"
+    "The body is not valid JSON, or goes beyond its limits (see reason).",
     "invalid_message": "消息缺少必要内容。The message is missing required fields.",
+    "unavailable": "系统暂时忙不过来，这条消息没有收下，请稍后再发一次。"
+    "The service is briefly unavailable; the message was not kept, please send it again.",
 }
 
 
@@ -66,7 +79,19 @@ class WebhookMessage(BaseModel):
             start=self.type == "start",
             payload=self.payload,
         )
-        return Incoming(CHANNEL, self.id, self.sender, given, self.language)
+        return Incoming(
+            CHANNEL, external_id(self.sender, self.id), self.sender, given, self.language
+        )
+
+
+def external_id(sender: str, message_id: str) -> str:
+    """The stored id of ``sender``'s message ``message_id``: unique per sender, 71 characters.
+
+    A digest, because sender and id together may be 256 characters and the column holds
+    128; JSON-encoded first, so ``("a:b", "c")`` and ``("a", "b:c")`` stay apart.
+    """
+    both = json.dumps([sender, message_id], ensure_ascii=False).encode()
+    return "sha256:" + hashlib.sha256(both).hexdigest()
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -77,21 +102,6 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 def _error(status: int, code: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": code, "message": _ERRORS[code], **extra}, status_code=status)
-
-
-async def _read_limited(request: Request, limit: int) -> bytes | None:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    body = bytearray()
-    try:
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > limit:
-                return None
-    except ClientDisconnect:
-        return b""  # the sender hung up; there is no one left to answer
-    return bytes(body)
 
 
 def router(
@@ -106,7 +116,7 @@ def router(
 
     @api.post("/channels/webhook", tags=["channels"])
     async def inbound(request: Request) -> JSONResponse:
-        body = await _read_limited(request, max_body_bytes)
+        body = await read_body(request, max_body_bytes)
         if body is None:
             return _error(413, "too_large")
         timestamp = request.headers.get("x-hotline-timestamp", "")
@@ -116,15 +126,20 @@ def router(
         ):
             return _error(401, "bad_signature")
         try:
-            raw = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return _error(400, "invalid_json")
+            raw = loads(body)
+        except JsonRejected as rejected:
+            return _error(400, "invalid_json", reason=rejected.reason)
         try:
             message = WebhookMessage.model_validate(raw)
         except ValidationError as invalid:
             fields = sorted({".".join(str(p) for p in e["loc"]) for e in invalid.errors()})
             return _error(400, "invalid_message", fields=fields)
-        outcome = await run_in_threadpool(conversations.receive, message.incoming())
+        try:
+            outcome = await run_in_threadpool(conversations.receive, message.incoming())
+        except StorageUnavailable:
+            response = _error(503, "unavailable")
+            response.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+            return response
         return JSONResponse(
             {
                 "id": message.id,

@@ -1,7 +1,7 @@
 """Sessions, CSRF and the logged-in user of the cadre pages.
 
 The session is a signed cookie (itsdangerous, HMAC-SHA1 over a JSON payload with a
-timestamp; ``HttpOnly``, ``SameSite=Lax``, ``Secure`` when configured) holding the user
+timestamp; ``HttpOnly``, ``SameSite=Lax``, ``Secure`` when served over https) holding the user
 id, the user's ``session_epoch`` and a random CSRF token. No session is stored
 server-side, only the epoch on the user's row: logging out, disabling a user or resetting
 their password bumps it, which ends every older session (a copied cookie too, and the
@@ -133,5 +133,6 @@ async def check_csrf(request: Request, expected: str) -> None:
 
 
 def client_address(request: Request) -> str:
-    """The client's address for login throttling."""
+    """The client's address for the login limits: the peer of the connection, or what a
+    trusted proxy forwarded (uvicorn rewrites it only for ``HOTLINE_TRUSTED_PROXIES``)."""
     return request.client.host if request.client else "unknown"

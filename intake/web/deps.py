@@ -9,10 +9,10 @@ from datetime import datetime
 from intake.attachments import Attachment
 from intake.crypto import FieldCipher
 from intake.db import Database
+from intake.logins import Throttle
 from intake.notices import NoticePoster
 from intake.policy import Policy
 from intake.queue import QueueItem
-from intake.users import Throttle
 from intake.workdays import WorkdayCalendar
 
 #: Fetches a kept file from its channel: ``(content, mime type)``.

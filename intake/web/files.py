@@ -46,19 +46,25 @@ def media_type(row: Attachment, reported: str | None) -> str:
     return "application/octet-stream"
 
 
-def download_name(row: Attachment, mime: str) -> str:
+def download_name(row: Attachment, mime: str, file_name: str | None = None) -> str:
     """An ASCII file name for the header's plain ``filename``."""
-    found = _SAFE_SUFFIX.search(row.file_name or "")
+    found = _SAFE_SUFFIX.search(file_name or "")
     suffix = found.group(0).lower() if found else _SUFFIX.get(mime, "")
     return f"attachment-{row.id}{suffix}"
 
 
-def file_response(row: Attachment, content: bytes, reported: str | None) -> Response:
-    """The file as a response that shows a picture or a sound, and downloads anything else."""
+def file_response(
+    row: Attachment, content: bytes, reported: str | None, file_name: str | None = None
+) -> Response:
+    """The file as a response that shows a picture or a sound, and downloads anything else.
+
+    ``file_name`` is the sender's name for it, decrypted by the caller (it is stored
+    encrypted: people name files after themselves).
+    """
     mime = media_type(row, reported)
     inline = mime in INLINE_TYPES
-    name = download_name(row, mime)
-    full = quote(row.file_name or name, safe="")
+    name = download_name(row, mime, file_name)
+    full = quote(file_name or name, safe="")
     disposition = "inline" if inline else "attachment"
     headers = {
         "Content-Disposition": f"{disposition}; filename=\"{name}\"; filename*=UTF-8''{full}",

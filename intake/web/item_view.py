@@ -1,4 +1,10 @@
-"""The item page's data: answers, assessment, flags, masked identity, timeline, actions."""
+"""The item page's data: answers, assessment, flags, masked identity, timeline, actions.
+
+Identity: what a filing says (name, phone, size) is shown as the filing's. The household's
+own details, and where they differ from the filing's, are shown only to cadres whose scope
+holds the household's village; a filing from another village is flagged there and here,
+and the other village learns only that the ID number is registered elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,20 @@ from sqlmodel import Session, col, select
 
 from intake import attachments
 from intake.applications import Application
-from intake.audit import AuditEvent, events_for
+from intake.audit import AuditEvent, events_for, facts_of, reason_of
 from intake.callbacks import CallbackRequest
-from intake.crypto import FieldCipherError
+from intake.crypto import FieldCipher, FieldCipherError
 from intake.households import Household
-from intake.identity import mask_id_number, mask_phone
-from intake.procedure import Enrollment, Transition, available, estimated_deadline_year
+from intake.identity import mask_id_number, mask_phone, normalize_phone
+from intake.procedure import (
+    Enrollment,
+    Transition,
+    available,
+    enrolment_text,
+    estimated_deadline_year,
+)
 from intake.queue import CLOSED_STATUSES, QueueItem
-from intake.users import User
+from intake.users import Scope, User
 from intake.web.auth import Viewer
 from intake.web.deps import WebDeps
 from intake.workdays import SHANGHAI
@@ -64,6 +76,33 @@ class AttachmentView:
         return f"{minutes}:{seconds:02d}"
 
 
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One audit event as the timeline shows it (reason and free-text facts decrypted)."""
+
+    event: AuditEvent
+    actor: str
+    reason: str | None
+    facts: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The filing's details against the household's, as far as the viewer may see them."""
+
+    #: The viewer's scope holds the household's village: its details may be shown.
+    home: bool = False
+    #: The household is registered in another village than the one this filing came from.
+    elsewhere: bool = False
+    #: The household's name and masked phone (only when ``home``).
+    household_name: str | None = None
+    household_phone: str | None = None
+    #: What the filing gives differently: ``head_name``, ``phone``, ``size`` (``home`` only).
+    differences: tuple[str, ...] = ()
+    #: Filings from other villages that name this household (``home`` only).
+    foreign_filings: tuple[tuple[QueueItem, str], ...] = ()
+
+
 @dataclass
 class ItemView:
     """Everything the item page shows."""
@@ -84,9 +123,15 @@ class ItemView:
     same_household: list[QueueItem] = field(default_factory=list)
     masked_id: str | None = None
     masked_phone: str | None = None
+    #: Whether ``masked_phone`` is the household's (an older filing kept no phone of its own).
+    phone_is_household: bool = False
+    identity: Identity = field(default_factory=Identity)
+    callback_note: str | None = None
+    #: The enrolment's detailed reason and measures, decrypted.
+    enrolment_text: tuple[str, str] = ("", "")
     answers: list[tuple[str, Any]] = field(default_factory=list)
     negative: list[tuple[str, str, bool]] = field(default_factory=list)
-    timeline: list[tuple[AuditEvent, str]] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
     actions: list[Transition] = field(default_factory=list)
     risk_types: list[tuple[str, str]] = field(default_factory=list)
     attachments: list[AttachmentView] = field(default_factory=list)
@@ -97,6 +142,14 @@ def _safe_mask(deps: WebDeps, token: str | None, mask: Any) -> str | None:
         return None
     try:
         return str(mask(deps.cipher.decrypt(token)))
+    except FieldCipherError:
+        return "?"
+
+
+def _clear(cipher: FieldCipher, stored: str | None) -> str | None:
+    """A sealed free-text field in clear; ``?`` if it cannot be read with this key."""
+    try:
+        return cipher.unseal(stored)
     except FieldCipherError:
         return "?"
 
@@ -119,21 +172,25 @@ def load_item_view(session: Session, deps: WebDeps, viewer: Viewer, item: QueueI
         select(Application).where(Application.queue_item_id == item.id)
     ).first()
     if view.application is not None:
-        _fill_application(session, deps, view, view.application)
+        _fill_application(session, deps, viewer, view, view.application)
         view.same_household = _same_household(session, viewer, view.application)
     view.callback = session.exec(
         select(CallbackRequest).where(CallbackRequest.queue_item_id == item.id)
     ).first()
     if view.callback is not None:
         view.masked_phone = _safe_mask(deps, view.callback.phone_cipher, mask_phone)
+        view.callback_note = _clear(deps.cipher, view.callback.note_cipher)
     view.enrollment = session.exec(
         select(Enrollment).where(Enrollment.queue_item_id == item.id)
     ).first()
+    if view.enrollment is not None:
+        try:
+            view.enrolment_text = enrolment_text(view.enrollment, deps.cipher)
+        except FieldCipherError:
+            view.enrolment_text = ("?", "?")
     if item.merged_into_id is not None:
         view.merged_into = session.get(QueueItem, item.merged_into_id)
-    events = events_for(session, "queue_item", item.id)
-    names = _actor_names(session, events)
-    view.timeline = [(event, names.get(event.actor, event.actor)) for event in events]
+    view.timeline = _timeline(session, deps.cipher, item.id)
     view.actions = available(item, viewer.scope)
     view.due_estimated_year = estimated_deadline_year(item, deps.calendar)
     view.risk_types = [(rt.code, rt.name) for rt in deps.policy_of(item).risk_types]
@@ -141,8 +198,21 @@ def load_item_view(session: Session, deps: WebDeps, viewer: Viewer, item: QueueI
     return view
 
 
+def _timeline(session: Session, cipher: FieldCipher, item_id: int) -> list[TimelineEntry]:
+    events = events_for(session, "queue_item", item_id)
+    names = _actor_names(session, events)
+    entries = []
+    for event in events:
+        try:
+            reason, facts = reason_of(event, cipher), facts_of(event, cipher)
+        except FieldCipherError:
+            reason, facts = "?", {}
+        entries.append(TimelineEntry(event, names.get(event.actor, event.actor), reason, facts))
+    return entries
+
+
 def _fill_application(
-    session: Session, deps: WebDeps, view: ItemView, application: Application
+    session: Session, deps: WebDeps, viewer: Viewer, view: ItemView, application: Application
 ) -> None:
     answers = application.answers or {}
     view.answers = [(name, answers[name]) for name in ANSWER_FIELDS if name in answers]
@@ -153,9 +223,86 @@ def _fill_application(
         view.negative.append((entry.zh if entry else key, entry.en if entry else key, bool(value)))
     if application.household_id is not None:
         view.household = session.get(Household, application.household_id)
-    if view.household is not None:
-        view.masked_id = _safe_mask(deps, view.household.id_cipher, mask_id_number)
-        view.masked_phone = _safe_mask(deps, view.household.phone_cipher, mask_phone)
+    household = view.household
+    if household is None:
+        return
+    view.masked_id = _safe_mask(deps, household.id_cipher, mask_id_number)
+    view.identity = _identity(session, deps, viewer.scope, application, household)
+    view.masked_phone = _safe_mask(deps, application.phone_cipher, mask_phone)
+    if view.masked_phone is None and view.identity.home:
+        view.masked_phone = view.identity.household_phone
+        view.phone_is_household = view.masked_phone is not None
+
+
+def household_is_home(deps: WebDeps, scope: Scope, household: Household) -> bool:
+    """Whether ``scope`` holds the village the household is registered in."""
+    for policy in deps.policies.values():
+        township = policy.township_of(household.village_code)
+        if township is not None:
+            return scope.allows_place(policy.region.code, township.code, household.village_code)
+    return False
+
+
+def _identity(
+    session: Session,
+    deps: WebDeps,
+    scope: Scope,
+    application: Application,
+    household: Household,
+) -> Identity:
+    elsewhere = application.village_code != household.village_code
+    if not household_is_home(deps, scope, household):
+        return Identity(elsewhere=elsewhere)
+    return Identity(
+        home=True,
+        elsewhere=elsewhere,
+        household_name=household.head_name,
+        household_phone=_safe_mask(deps, household.phone_cipher, mask_phone),
+        differences=differences(deps.cipher, application, household),
+        foreign_filings=_foreign_filings(session, deps, household, application.queue_item_id),
+    )
+
+
+def differences(
+    cipher: FieldCipher, application: Application, household: Household
+) -> tuple[str, ...]:
+    """The details in which the filing differs from the household's accepted ones."""
+    found = []
+    if application.head_name and application.head_name != household.head_name:
+        found.append("head_name")
+    try:
+        given = cipher.unseal(application.phone_cipher)
+        kept = cipher.unseal(household.phone_cipher)
+    except FieldCipherError:
+        given = kept = None
+    if given and normalize_phone(given) != normalize_phone(kept or ""):
+        found.append("phone")
+    size = (application.answers or {}).get("household_size")
+    if isinstance(size, int) and size != household.size:
+        found.append("size")
+    return tuple(found)
+
+
+def _foreign_filings(
+    session: Session, deps: WebDeps, household: Household, shown: int | None
+) -> tuple[tuple[QueueItem, str], ...]:
+    """Open filings for the household from villages other than its own (but ``shown``).
+
+    The page names only their village, status and date: the item itself is that
+    village's, and its tracking code would let anyone follow it.
+    """
+    query = (
+        select(QueueItem)
+        .join(Application, col(Application.queue_item_id) == col(QueueItem.id))
+        .where(
+            Application.household_id == household.id,
+            col(Application.village_code) != household.village_code,
+            col(QueueItem.id) != shown,
+            col(QueueItem.status).not_in([s.value for s in CLOSED_STATUSES]),
+        )
+        .order_by(col(QueueItem.id))
+    )
+    return tuple((item, deps.village_name(item.village_code)) for item in session.exec(query))
 
 
 def _same_household(session: Session, viewer: Viewer, application: Application) -> list[QueueItem]:
@@ -185,7 +332,7 @@ def _attachment(deps: WebDeps, row: attachments.Attachment) -> AttachmentView:
     return AttachmentView(
         id=row.id,
         kind=row.kind,
-        file_name=row.file_name,
+        file_name=_clear(deps.cipher, row.file_name_cipher),
         caption=caption,
         duration_seconds=row.duration_seconds,
         size=row.size,
@@ -195,9 +342,20 @@ def _attachment(deps: WebDeps, row: attachments.Attachment) -> AttachmentView:
     )
 
 
-def reveal_value(session: Session, deps: WebDeps, item: QueueItem, what: str) -> str | None:
-    """The unmasked ID number or phone of the item's household (None if there is none)."""
-    token: str | None = None
+def reveal_value(
+    session: Session, deps: WebDeps, scope: Scope, item: QueueItem, what: str
+) -> tuple[str | None, str]:
+    """The unmasked ID number or phone, and whose it is: ``item`` or ``household``.
+
+    ``phone`` is the number this filing (or call-back request) gave; the household's
+    accepted one (``household_phone``, or ``phone`` of a filing from before the filing
+    kept its own) is for cadres of the household's own village only.
+    """
+    callback = session.exec(
+        select(CallbackRequest).where(CallbackRequest.queue_item_id == item.id)
+    ).first()
+    if callback is not None:
+        return (deps.cipher.decrypt(callback.phone_cipher) if what == "phone" else None), "item"
     application = session.exec(
         select(Application).where(Application.queue_item_id == item.id)
     ).first()
@@ -206,14 +364,15 @@ def reveal_value(session: Session, deps: WebDeps, item: QueueItem, what: str) ->
         if application and application.household_id
         else None
     )
-    if what == "id" and household is not None:
-        token = household.id_cipher
-    elif what == "phone":
-        callback = session.exec(
-            select(CallbackRequest).where(CallbackRequest.queue_item_id == item.id)
-        ).first()
-        token = callback.phone_cipher if callback else household.phone_cipher if household else None
-    return deps.cipher.decrypt(token) if token else None
+    if application is None or household is None:
+        return None, "item"
+    if what == "id":
+        return deps.cipher.decrypt(household.id_cipher), "item"
+    if what == "phone" and application.phone_cipher:
+        return deps.cipher.decrypt(application.phone_cipher), "item"
+    if what in ("phone", "household_phone") and household_is_home(deps, scope, household):
+        return deps.cipher.unseal(household.phone_cipher), "household"
+    return None, "item"
 
 
 def due_text(moment: datetime | None) -> str:

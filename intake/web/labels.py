@@ -57,6 +57,7 @@ EVENT: Final = {
     "item.phone_revealed": "cadre.event.item.phone_revealed",
     "item.attachment_opened": "cadre.event.item.attachment_opened",
     "item.voice_listened": "cadre.event.item.voice_listened",
+    "household.details_accepted": "cadre.event.household.details_accepted",
     "procedure.start_village_review": "cadre.event.procedure.start_village_review",
     "procedure.village_report": "cadre.event.procedure.village_report",
     "procedure.return_to_village": "cadre.event.procedure.return_to_village",
@@ -128,7 +129,7 @@ ATTACHMENT: Final = {
     "document": "cadre.attachment.document",
     "voice": "cadre.attachment.voice",
 }
-LOGIN: Final = {"invalid": "cadre.login.invalid", "throttled": "cadre.login.throttled"}
+LOGIN: Final = {"invalid": "cadre.login.invalid"}
 
 FAMILIES: Final = {
     "status": STATUS,

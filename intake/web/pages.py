@@ -17,18 +17,21 @@ from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
 from intake import audit
-from intake.attachments import Attachment
+from intake.applications import Application
+from intake.attachments import Attachment, file_name_of
+from intake.households import Household, accept_details
 from intake.notices import notice_sink
 from intake.procedure import ProcedureError, apply
 from intake.queue import ItemKind, ItemStatus, QueueItem
-from intake.users import User, authenticate, end_sessions
+from intake.users import end_sessions
 from intake.web import auth
 from intake.web.auth import Viewer
 from intake.web.deps import WebDeps
 from intake.web.errors import route_class
 from intake.web.files import file_response
-from intake.web.item_view import load_item_view, reveal_value
+from intake.web.item_view import household_is_home, load_item_view, reveal_value
 from intake.web.labels import ERROR
+from intake.web.login import submit as submit_login
 from intake.web.queue_view import Filters, queue_page
 from intake.web.render import page, translator
 
@@ -36,6 +39,8 @@ logger = logging.getLogger(__name__)
 _ERROR_STATUS = {"forbidden": 403, "out_of_scope": 404, "illegal": 409, "notice_running": 409}
 _FACTS = ("home_visit", "consent_confirmed", "applicant_asked", "meeting_result", "helper")
 _FACTS_MORE = ("measures", "measures_due", "reason_detail", "merge_into")
+#: What the reveal button can show: the ID number, the filing's phone, the household's.
+_REVEALABLE = ("id", "phone", "household_phone")
 
 
 def build_router(deps: WebDeps) -> APIRouter:
@@ -56,7 +61,7 @@ def build_router(deps: WebDeps) -> APIRouter:
 
     @router.post("/login")
     async def login(request: Request) -> Response:
-        return await _login(request, deps)
+        return await submit_login(request, deps)
 
     @router.post("/logout")
     async def logout(request: Request, viewer: Current) -> Response:
@@ -92,11 +97,19 @@ def build_router(deps: WebDeps) -> APIRouter:
     @router.post("/items/{item_id}/reveal/{what}", response_class=HTMLResponse)
     async def reveal(request: Request, item_id: int, what: str, viewer: Current) -> Response:
         await auth.check_csrf(request, viewer.csrf)
-        if what not in ("id", "phone") or not viewer.scope.can_act:
+        if what not in _REVEALABLE or not viewer.scope.can_act:
             raise HTTPException(status_code=404)
-        value = await run_in_threadpool(_reveal, deps, viewer, item_id, what)
-        context = {"value": value or "", "what": what}
+        value, source = await run_in_threadpool(_reveal, deps, viewer, item_id, what)
+        context = {"value": value or "", "what": what, "source": source}
         return page(request, "_revealed.html", viewer.locale, context)
+
+    @router.post("/items/{item_id}/accept-details")
+    async def accept(request: Request, item_id: int, viewer: Current) -> Response:
+        await auth.check_csrf(request, viewer.csrf)
+        if not viewer.scope.can_act:
+            raise HTTPException(status_code=404)
+        await run_in_threadpool(_accept_details, deps, viewer, item_id)
+        return RedirectResponse(f"/cadre/items/{item_id}", status_code=303)
 
     @router.get("/items/{item_id}/attachments/{attachment_id}")
     async def attachment_file(
@@ -113,7 +126,7 @@ def build_router(deps: WebDeps) -> APIRouter:
                 "could not fetch attachment %s from %s: %s", row.id, row.channel, type(error)
             )
             raise HTTPException(status_code=502, detail="the channel gave no file") from None
-        return file_response(row, content, mime)
+        return file_response(row, content, mime, file_name_of(row, deps.cipher))
 
     @router.post("/items/{item_id}/attachments/{attachment_id}/listened")
     async def listened(
@@ -134,24 +147,6 @@ def build_router(deps: WebDeps) -> APIRouter:
     return router
 
 
-async def _login(request: Request, deps: WebDeps) -> Response:
-    session = auth.anonymous_session(request, deps)
-    await auth.check_csrf(request, session.csrf)
-    form = await request.form()
-    username = str(form.get("username") or "")
-    password = str(form.get("password") or "")
-    result = await run_in_threadpool(
-        _authenticate, deps, username, password, auth.client_address(request)
-    )
-    if isinstance(result, User):
-        response = RedirectResponse("/cadre/", status_code=303)
-        auth.write_session(response, deps, auth.new_login_session(result))
-        return response
-    status = 429 if result == "throttled" else 401
-    context = {"csrf": session.csrf, "error": result, "username": username}
-    return page(request, "login.html", "zh_CN", context, status_code=status)
-
-
 def _logout(deps: WebDeps, viewer: Viewer) -> None:
     """End the session on the server too: the cookie's epoch is no longer the user's."""
     assert viewer.user.id is not None
@@ -159,20 +154,49 @@ def _logout(deps: WebDeps, viewer: Viewer) -> None:
         end_sessions(db, viewer.user.id, now=deps.clock())
 
 
-def _authenticate(deps: WebDeps, username: str, password: str, client: str) -> User | str:
-    with deps.db.write() as db:
-        return authenticate(
-            db, username, password, client=client, now=deps.clock(), rules=deps.throttle
-        )
-
-
-def _reveal(deps: WebDeps, viewer: Viewer, item_id: int, what: str) -> str | None:
-    """The full value, recorded in the item's timeline as a reveal by this user."""
+def _reveal(deps: WebDeps, viewer: Viewer, item_id: int, what: str) -> tuple[str | None, str]:
+    """The full value and whose it is, recorded in the item's timeline as a reveal."""
     with deps.db.write() as db:
         item = _scoped_item(db, viewer, item_id)
-        value = reveal_value(db, deps, item, what)
-        _on_timeline(db, deps, viewer, item, f"item.{what}_revealed")
-    return value
+        value, source = reveal_value(db, deps, viewer.scope, item, what)
+        action = "item.id_revealed" if what == "id" else "item.phone_revealed"
+        _on_timeline(db, deps, viewer, item, action, {"whose": source})
+    return value, source
+
+
+def _accept_details(deps: WebDeps, viewer: Viewer, item_id: int) -> None:
+    """Take the filing's name, phone and size as the household's, on the timeline.
+
+    Only for a cadre whose scope holds the household's own village: a filing from
+    anywhere can name any ID number, so the household's village decides. Anyone else
+    gets 404, as for an item outside their scope.
+    """
+    with deps.db.write() as db:
+        item = _scoped_item(db, viewer, item_id, lock=True)
+        application = db.exec(
+            select(Application).where(Application.queue_item_id == item.id)
+        ).first()
+        household = (
+            db.get(Household, application.household_id)
+            if application and application.household_id
+            else None
+        )
+        if application is None or household is None:
+            raise HTTPException(status_code=404, detail="no household")
+        if not household_is_home(deps, viewer.scope, household):
+            raise HTTPException(status_code=404, detail="not the household's village")
+        size = (application.answers or {}).get("household_size")
+        changed = accept_details(
+            household,
+            deps.cipher,
+            head_name=application.head_name,
+            phone=deps.cipher.unseal(application.phone_cipher),
+            size=size if isinstance(size, int) else None,
+            now=deps.clock(),
+        )
+        if changed:
+            db.add(household)
+            _on_timeline(db, deps, viewer, item, "household.details_accepted", {"changed": changed})
 
 
 def _opened(deps: WebDeps, viewer: Viewer, item_id: int, attachment_id: int) -> Attachment:
@@ -292,6 +316,7 @@ def _act(request: Request, deps: WebDeps, viewer: Viewer, item_id: int, form: An
                 policy=deps.policy_of(item),
                 calendar=deps.calendar,
                 now=deps.clock(),
+                cipher=deps.cipher,
                 reason=str(form.get("reason") or ""),
                 facts=_facts(form),
                 sink=sink,
