@@ -20,6 +20,10 @@ field                                     unit    allowed values
 ``unemployed_months``                     months  number from 0 to 600
 ``business_failed``                       -       true / false (farm or business failed)
 ``debts_yuan``                            yuan    number ≥ 0 (outstanding debts)
+``has_illness``                           -       true / false (someone seriously ill)
+``has_disaster``                          -       true / false (hit by a disaster)
+``has_student``                           -       true / false (a child in school)
+``unemployed``                            -       true / false (a worker lost the job)
 ``negative``                              -       object with the booleans below
 ``negative.county_town_house``            -       owns a house in the county town
 ``negative.car_or_machinery``             -       owns a usable car or large farm machine
@@ -31,6 +35,8 @@ field                                     unit    allowed values
                                                   were asked and answered "not sure"
 ========================================  ======  ===================================
 
+The four ``has_…``/``unemployed`` answers are the yes/no questions asked before an amount:
+they let a cadre see "否" where the amount field holds the 0 the assessment needs.
 Amounts are capped at 100,000,000 yuan. Booleans must be real JSON ``true``/``false``.
 An unknown field is rejected by name, so a typo never silently becomes "unknown". A
 negative-list question left out of ``negative`` was not asked; one listed in
@@ -134,6 +140,10 @@ class Answers(BaseModel):
     unemployed_months: Months | None = None
     business_failed: bool | None = None
     debts_yuan: Amount | None = None
+    has_illness: bool | None = None
+    has_disaster: bool | None = None
+    has_student: bool | None = None
+    unemployed: bool | None = None
     negative: NegativeAnswers = Field(default_factory=NegativeAnswers)
     #: Negative-list questions answered "not sure", in the order of :data:`NEGATIVE_IDS`.
     negative_unknown: tuple[NegativeId, ...] = ()
@@ -232,6 +242,10 @@ _FIELDS: dict[str, _Checker] = {
     "unemployed_months": _months,
     "business_failed": _boolean,
     "debts_yuan": _amount,
+    "has_illness": _boolean,
+    "has_disaster": _boolean,
+    "has_student": _boolean,
+    "unemployed": _boolean,
 }
 _NEGATIVE_FIELDS: dict[str, _Checker] = dict.fromkeys(NEGATIVE_IDS, _boolean)
 

@@ -4,9 +4,10 @@
   columns in the attachments' order, one row per enrolled household;
 * the household screening form (入户排查表) of seed 002 as XLSX, one row per household
   waiting for its home visit, pre-filled with what the application already says;
-* the public-notice list (公示名单) as rows for a printable page and as a PDF. It leaves out
-  ID numbers, phone numbers, bank and health details: only village, head's name, household
-  size and the notice period are public.
+* the public-notice list (公示名单) is in :mod:`intake.public_notice`.
+
+Column widths fit the content (an 18-character ID number shows whole; East Asian
+characters count double); a column of long text is capped and its cells wrap.
 
 Every text cell is written as text, never as a formula: names, reasons and measures are
 typed by villagers and cadres, and ``=HYPERLINK(…&E4…)`` in a name would send the ID
@@ -17,9 +18,9 @@ carriage return gets a leading ``'`` (OWASP, CSV injection) and is stored as a s
 from __future__ import annotations
 
 import io
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from openpyxl import Workbook
@@ -37,13 +38,9 @@ from intake.workdays import SHANGHAI
 
 __all__ = [
     "MEASURES_COLUMNS",
-    "NOTICE_COLUMNS",
     "ROSTER_COLUMNS",
     "SCREENING_COLUMNS",
-    "NoticeRow",
     "measures_xlsx",
-    "notice_pdf",
-    "notice_rows",
     "roster_xlsx",
     "screening_xlsx",
     "text_cell",
@@ -71,11 +68,12 @@ SCREENING_COLUMNS = (
     "其它特殊困难农户（简要说明）", "排查出的风险问题", "拟采取的帮助措施（有问题则必填）",
     "是否有小额信贷需求", "户主（签字）",
 )  # fmt: skip
-#: The public notice: nothing that identifies beyond the name, nothing about health.
-NOTICE_COLUMNS = ("序号", "乡镇", "村", "户主姓名", "家庭人口", "公示开始", "公示结束")
 
 #: Leading characters that make a spreadsheet read a cell as a formula (OWASP).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Column widths in characters: the narrowest, the widest (longer text wraps), and the
+#: widest a header may make its column before it wraps (the screening form's are long).
+MIN_WIDTH, MAX_WIDTH, HEADER_WIDTH = 6, 50, 16
 NOT_POOR = "非贫困户"  # seed 001 附件 备注1
 TICK = "√"
 _STRESS = frozenset({"medical", "education", "rigid_expense_exceeds_income"})
@@ -285,7 +283,26 @@ def _append_text_row(sheet: Any, values: Sequence[Any]) -> None:
             cell.data_type = "s"
 
 
+def text_width(value: Any) -> int:
+    """How many character widths ``value`` takes in a cell (CJK and full-width count 2)."""
+    text = "" if value is None else str(text_cell(value))
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _fit_columns(sheet: Any, columns: Sequence[str], rows: list[Sequence[Any]]) -> None:
+    """Widen each column to its longest cell; a long header or long text wraps instead."""
+    for index, name in enumerate(columns, 1):
+        cells = [text_width(row[index - 1]) for row in rows if len(row) >= index]
+        width = max(MIN_WIDTH, min(text_width(name), HEADER_WIDTH), *cells) + 2
+        letter = sheet.cell(row=3, column=index).column_letter
+        sheet.column_dimensions[letter].width = min(MAX_WIDTH, width)
+        if width > MAX_WIDTH:
+            for (cell,) in sheet.iter_rows(min_row=4, min_col=index, max_col=index):
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+
+
 def _xlsx(title: str, unit: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    rows = list(rows)
     book = Workbook()
     sheet = book.active
     sheet.title = title[:31]
@@ -299,9 +316,7 @@ def _xlsx(title: str, unit: str, columns: Sequence[str], rows: Iterable[Sequence
     for row in rows:
         _append_text_row(sheet, row)
     sheet.freeze_panes = "A4"
-    for index, name in enumerate(columns, 1):
-        letter = sheet.cell(row=3, column=index).column_letter
-        sheet.column_dimensions[letter].width = max(8, min(30, len(name) * 2 + 2))
+    _fit_columns(sheet, columns, rows)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
@@ -325,88 +340,3 @@ def measures_xlsx(rows: list[list[Any]], unit: str, now: datetime) -> bytes:
 def screening_xlsx(rows: list[list[Any]], unit: str, now: datetime) -> bytes:
     """The screening forms, one household per row."""
     return _xlsx(f"防止返贫监测帮扶入户排查表（{_month(now)}）", unit, SCREENING_COLUMNS, rows)
-
-
-@dataclass(frozen=True)
-class NoticeRow:
-    """One household on the public notice: nothing private."""
-
-    number: int
-    township: str
-    village: str
-    head_name: str
-    size: int | None
-    starts: date
-    ends: date
-
-
-def notice_rows(
-    session: Session,
-    scope: Scope,
-    policies: dict[str, Policy],
-    village: str | None = None,
-    *,
-    now: datetime,
-) -> list[NoticeRow]:
-    """The households now on public notice in scope (``now`` dates a notice without an end)."""
-    places = _places(policies)
-    today = now.astimezone(SHANGHAI).date()
-    query = (
-        _in_scope(scope, village, Application)
-        .where(QueueItem.status == ItemStatus.PUBLIC_NOTICE)
-        .join(Application, col(Application.queue_item_id) == QueueItem.id)
-        .order_by(col(QueueItem.village_code), col(QueueItem.id))
-    )
-    rows = []
-    for number, (item, application) in enumerate(session.exec(query), 1):
-        policy = next((p for p in policies.values() if p.region.code == item.region_code), None)
-        days = policy.time_limits.public_notice_days if policy else 7
-        ends = item.due_at.astimezone(SHANGHAI).date() if item.due_at else today
-        household = (
-            session.get(Household, application.household_id) if application.household_id else None
-        )
-        township, village_name = places.get(item.village_code or "", (item.township_code, ""))
-        rows.append(
-            NoticeRow(
-                number, township, village_name, _accepted_name(household, application),
-                household.size if household else None, ends - timedelta(days=days), ends,
-            )
-        )  # fmt: skip
-    return rows
-
-
-def notice_pdf(rows: list[NoticeRow], title: str, footer: str) -> bytes:
-    """The public notice as an A4 PDF (CJK text in the viewer's STSong font)."""
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-    heading = ParagraphStyle("h", fontName="STSong-Light", fontSize=16, leading=22, alignment=1)
-    body = ParagraphStyle("b", fontName="STSong-Light", fontSize=10.5, leading=16)
-    data: list[list[Any]] = [list(NOTICE_COLUMNS)]
-    for row in rows:
-        data.append(
-            [row.number, row.township, row.village, row.head_name, row.size or "",
-             row.starts.isoformat(), row.ends.isoformat()]
-        )  # fmt: skip
-    table = Table(data, repeatRows=1)
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONT", (0, 0), (-1, -1), "STSong-Light", 10.5),
-                ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke),
-                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-            ]
-        )
-    )
-    buffer = io.BytesIO()
-    document = SimpleDocTemplate(buffer, pagesize=A4, title=title)
-    document.build(
-        [Paragraph(title, heading), Spacer(1, 12), table, Spacer(1, 12), Paragraph(footer, body)]
-    )
-    return buffer.getvalue()

@@ -49,6 +49,10 @@ FULL: dict[str, Any] = {
     "unemployed_months": 2.5,
     "business_failed": False,
     "debts_yuan": 20000,
+    "has_illness": True,
+    "has_disaster": True,
+    "has_student": True,
+    "unemployed": True,
     "negative": {nid: False for nid in NEGATIVE_IDS[:-1]},
     "negative_unknown": [NEGATIVE_IDS[-1]],
 }

@@ -308,3 +308,43 @@ def test_every_formula_start_is_neutralised_in_every_workbook() -> None:
         expected = ["'" + v.replace("\r", "\n") for v in starts for _ in range(width)]
         assert [c.value for c in cells] == expected
         assert {c.data_type for c in cells} == {"s"}
+
+
+async def test_columns_fit_their_content_so_an_id_number_shows_whole(
+    services: Services, clock: FakeClock
+) -> None:
+    mine = apply_by_chat(services, sender="w-1", serial=41)
+    await _move(services, clock, mine, "enrol")
+    add_user(services, "cun", Role.VILLAGE, VILLAGE_A)
+    async with client_for(services) as client:
+        await login(client, "cun")
+        roster = await client.get("/cadre/exports/roster.xlsx")
+        screening = await client.get("/cadre/exports/screening.xlsx")
+    sheet = load_workbook(io.BytesIO(roster.content)).active
+    widths = {c: sheet.column_dimensions[c].width for c in "ABCDEFGHIJ"}
+    assert widths["E"] >= 18 + 2, "户主证件号码: 18 characters, never shown as ####"
+    assert widths["I"] >= len("住院自付3.5万元") * 2 - 3, "the reason fits (CJK counts double)"
+    assert widths["A"] <= 8, "序号 stays narrow"
+    long = load_workbook(io.BytesIO(screening.content)).active
+    assert all(long.column_dimensions[c].width <= 50 for c in "ABCDEFGHIJKLMNOPQRS")
+
+
+async def test_an_empty_notice_says_so_and_every_notice_is_signed_and_dated(
+    services: Services, clock: FakeClock
+) -> None:
+    add_user(services, "cun", Role.VILLAGE, VILLAGE_A)
+    add_user(services, "xiang", Role.TOWNSHIP, "gangkou")
+    async with client_for(services) as client:
+        await login(client, "cun")
+        page = await client.get("/cadre/exports/notice")
+        pdf = pdf_text((await client.get("/cadre/exports/notice.pdf")).content)
+    async with client_for(services) as client:
+        await login(client, "xiang")
+        township = await client.get("/cadre/exports/notice")
+    nobody = "目前没有拟纳入防止返贫监测对象的农户在公示期内。"
+    assert nobody in page.text and "<table" not in page.text
+    assert "以上农户" not in page.text, "no footer about households that are not there"
+    assert "柏岭村村民委员会<br>港口乡人民政府<br>2026年11月25日" in page.text
+    assert nobody in pdf and "柏岭村村民委员会" in pdf and "港口乡人民政府" in pdf
+    assert "港口乡人民政府<br>2026年11月25日" in township.text
+    assert "村民委员会" not in township.text, "a township-wide notice is the township's"

@@ -6,7 +6,7 @@ from intake.assessment import Assessment
 from intake.procedure import Action
 from intake.queue import ItemKind, ItemStatus
 from intake.users import Role
-from intake.web.item_view import ANSWER_FIELDS
+from intake.web.answers_view import ANSWER_FIELDS
 from intake.web.labels import (
     ACTION,
     ANSWER,

@@ -206,7 +206,8 @@ async def test_refusals_say_what_is_possible(services: Services) -> None:
             in wrong.text
         )
         no_reason = await act(client, item.id or 0, csrf, "withdraw")
-        assert no_reason.status_code == 422 and "请写明原因" in no_reason.text
+        assert no_reason.status_code == 422, "every missing field named at once"
+        assert "请填写：申请人本人（或代办人）已明确要求撤回、原因 / 说明。" in no_reason.text
 
 
 @pytest.mark.parametrize("field", ["head", "note", "reason", "meeting", "helper", "merge", "login"])

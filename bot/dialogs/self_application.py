@@ -52,6 +52,8 @@ ASSESSMENT_FIELDS = {
     "business_failed": "business_failed",
     "debts_yuan": "debts_yuan",
 }
+#: The yes/no questions asked before an amount, stored as answered (intake.answers).
+GATE_FIELDS = ("has_illness", "has_disaster", "has_student", "unemployed")
 NEGATIVE_FIELDS = (
     "county_town_house",
     "car_or_machinery",
@@ -442,6 +444,9 @@ def assessment_answers(answers: Answers) -> dict[str, Any]:
     for key, target in ASSESSMENT_FIELDS.items():
         if answers.get(key) is not None and answers.get(key) != "unknown":
             result[target] = answers[key]
+    for gate in GATE_FIELDS:  # kept so the cadre sees "否", not the 0 set below
+        if isinstance(answers.get(gate), bool):
+            result[gate] = answers[gate]
     if answers.get("has_illness") is False:
         result["medical_out_of_pocket_yuan"] = 0
     if answers.get("unemployed") is False:

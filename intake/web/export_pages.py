@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from intake import audit, exports
+from intake import audit, exports, public_notice
 from intake.crypto import FieldCipher
 from intake.policy import Policy
 from intake.users import Scope, User, link_chat
@@ -25,7 +25,8 @@ from intake.web import auth
 from intake.web.auth import Viewer
 from intake.web.deps import WebDeps
 from intake.web.errors import route_class
-from intake.web.render import page
+from intake.web.render import page, translator
+from intake.workdays import SHANGHAI
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Sheet = Callable[[Session, Scope, FieldCipher, dict[str, Policy], str | None], list[list[Any]]]
@@ -129,13 +130,15 @@ def build_export_router(deps: WebDeps) -> APIRouter:
         village = _village(request, viewer, deps)
         now = deps.clock()
         with deps.db.write() as db:  # the printable list is a download too: logged
-            rows = exports.notice_rows(db, viewer.scope, deps.policies, village, now=now)
+            rows = public_notice.notice_rows(db, viewer.scope, deps.policies, village, now=now)
             _record(db, viewer, "notice", village, len(rows), now, "html")
         context = {
             "viewer": viewer,
             "rows": rows,
             "unit": _unit(deps, viewer, village),
             "hotline": _hotline(deps, viewer),
+            "issuer": _issuer(deps, viewer, village, rows, now),
+            "empty_text": public_notice.EMPTY_TEXT,
         }
         return page(request, "notice_print.html", viewer.locale, context)
 
@@ -144,12 +147,13 @@ def build_export_router(deps: WebDeps) -> APIRouter:
         village = _village(request, viewer, deps)
         now = deps.clock()
         with deps.db.write() as db:
-            rows = exports.notice_rows(db, viewer.scope, deps.policies, village, now=now)
+            rows = public_notice.notice_rows(db, viewer.scope, deps.policies, village, now=now)
             _record(db, viewer, "notice", village, len(rows), now, "pdf")
         unit = _unit(deps, viewer, village)
         title = f"{unit}防止返贫监测对象纳入公示"
         footer = _notice_footer(_hotline(deps, viewer))
-        body = exports.notice_pdf(rows, title, footer)
+        issuer = _issuer(deps, viewer, village, rows, now)
+        body = public_notice.notice_pdf(rows, title, footer, issuer)
         return Response(
             body,
             media_type="application/pdf",
@@ -176,10 +180,37 @@ def build_account_router(deps: WebDeps) -> APIRouter:
     async def account_save(request: Request, viewer: Current) -> Response:
         await auth.check_csrf(request, viewer.csrf)
         form = await request.form()
+        typed = {name: str(form.get(name) or "").strip() for name in _ACCOUNT_FIELDS}
+        missing = _chat_missing(typed)
+        if missing:  # shown again as typed, the empty half of the chat account named
+            context = {"viewer": viewer, "csrf": viewer.csrf, "typed": typed, "missing": missing}
+            context["error"] = _missing_message(viewer.locale, missing)
+            return page(request, "account.html", viewer.locale, context, status_code=422)
         await run_in_threadpool(_save_account, deps, viewer, form)
         return RedirectResponse("/cadre/account", status_code=303)
 
     return router
+
+
+_ACCOUNT_FIELDS = ("language", "chat_channel", "chat_external_id")
+_CHAT_LABELS = {
+    "chat_channel": "cadre.account.chat_channel",
+    "chat_external_id": "cadre.account.chat_external_id",
+}
+
+
+def _chat_missing(typed: dict[str, str]) -> list[str]:
+    """The empty half of a chat account: a digest needs both the channel and the id."""
+    halves = ("chat_channel", "chat_external_id")
+    if all(typed[name] for name in halves) or not any(typed[name] for name in halves):
+        return []
+    return [name for name in halves if not typed[name]]
+
+
+def _missing_message(locale: str, missing: list[str]) -> str:
+    t = translator(locale)
+    names = (", " if t.locale == "en" else "、").join(t(_CHAT_LABELS[n]) for n in missing)
+    return str(t("cadre.error.missing_fact", fact=names))
 
 
 def _save_account(deps: WebDeps, viewer: Viewer, form: Any) -> None:
@@ -198,6 +229,30 @@ def _save_account(deps: WebDeps, viewer: Viewer, form: Any) -> None:
             actor=audit.user_actor(user.id),
             now=deps.clock(),
         )
+
+
+def _issuer(
+    deps: WebDeps,
+    viewer: Viewer,
+    village: str | None,
+    rows: list[public_notice.NoticeRow],
+    now: datetime,
+) -> public_notice.Issuer:
+    """Who signs the notice: the village committee and its township, or the townships."""
+    code = village or viewer.scope.village_code
+    if code:
+        township = next(
+            (t for p in deps.policies.values() if (t := p.township_of(code)) is not None), None
+        )
+        townships = [township.name] if township else []
+    elif viewer.scope.township_code:
+        townships = [deps.township_name(viewer.scope.township_code)]
+    else:
+        townships = [row.township for row in rows]
+    region = _unit(deps, viewer, None)
+    today = now.astimezone(SHANGHAI).date()
+    name = deps.village_name(code) if code else None
+    return public_notice.issuer_of(name, townships, region, today)
 
 
 def _hotline(deps: WebDeps, viewer: Viewer) -> str | None:

@@ -30,26 +30,11 @@ from intake.procedure import (
 )
 from intake.queue import CLOSED_STATUSES, QueueItem
 from intake.users import Scope, User
+from intake.web.answers_view import answers_as_given, negative_answers
 from intake.web.auth import Viewer
 from intake.web.deps import WebDeps
+from intake.web.queue_view import is_overdue, notice_ended
 from intake.workdays import SHANGHAI
-
-#: The answers shown on the item page, in the dialog's order.
-ANSWER_FIELDS = (
-    "household_size",
-    "annual_income_yuan",
-    "previous_year_income_yuan",
-    "medical_out_of_pocket_yuan",
-    "disaster_loss_ratio",
-    "disaster_loss_yuan",
-    "main_labourer_incapacitated",
-    "only_house_destroyed",
-    "can_rebuild",
-    "education_expense_yuan",
-    "unemployed_months",
-    "business_failed",
-    "debts_yuan",
-)
 
 
 @dataclass(frozen=True)
@@ -130,7 +115,14 @@ class ItemView:
     #: The enrolment's detailed reason and measures, decrypted.
     enrolment_text: tuple[str, str] = ("", "")
     answers: list[tuple[str, Any]] = field(default_factory=list)
-    negative: list[tuple[str, str, bool]] = field(default_factory=list)
+    #: ``(zh, en, answer)`` per negative-list question asked; answer is yes, no or unknown.
+    negative: list[tuple[str, str, str]] = field(default_factory=list)
+    #: A call-back's caller, named by an application the same chat filed, and that item.
+    caller_name: str | None = None
+    caller_item: QueueItem | None = None
+    #: The step's own time limit has passed; or the public notice has run its days.
+    overdue: bool = False
+    notice_ended: bool = False
     timeline: list[TimelineEntry] = field(default_factory=list)
     actions: list[Transition] = field(default_factory=list)
     risk_types: list[tuple[str, str]] = field(default_factory=list)
@@ -164,6 +156,7 @@ def _actor_names(session: Session, events: list[AuditEvent]) -> dict[str, str]:
 
 def load_item_view(session: Session, deps: WebDeps, viewer: Viewer, item: QueueItem) -> ItemView:
     """Gather the item page of ``item`` (the caller has checked the scope)."""
+    now = deps.clock()
     view = ItemView(
         item, deps.village_name(item.village_code), deps.township_name(item.township_code)
     )
@@ -180,6 +173,7 @@ def load_item_view(session: Session, deps: WebDeps, viewer: Viewer, item: QueueI
     if view.callback is not None:
         view.masked_phone = _safe_mask(deps, view.callback.phone_cipher, mask_phone)
         view.callback_note = _clear(deps.cipher, view.callback.note_cipher)
+        view.caller_name, view.caller_item = _caller(session, viewer, view.callback)
     view.enrollment = session.exec(
         select(Enrollment).where(Enrollment.queue_item_id == item.id)
     ).first()
@@ -192,10 +186,36 @@ def load_item_view(session: Session, deps: WebDeps, viewer: Viewer, item: QueueI
         view.merged_into = session.get(QueueItem, item.merged_into_id)
     view.timeline = _timeline(session, deps.cipher, item.id)
     view.actions = available(item, viewer.scope)
+    view.overdue, view.notice_ended = is_overdue(item, now), notice_ended(item, now)
     view.due_estimated_year = estimated_deadline_year(item, deps.calendar)
     view.risk_types = [(rt.code, rt.name) for rt in deps.policy_of(item).risk_types]
     view.attachments = [_attachment(deps, a) for a in attachments.for_item(session, item.id)]
     return view
+
+
+def _caller(
+    session: Session, viewer: Viewer, callback: CallbackRequest
+) -> tuple[str | None, QueueItem | None]:
+    """Who asked for the call: the name on the latest application the same chat filed.
+
+    A call-back request carries no name of its own, and a cadre phoning back wants to
+    greet the person and see their application. Only an application in the viewer's
+    scope is used, so no name crosses into another village's view.
+    """
+    if callback.contact_id is None:
+        return None, None
+    query = (
+        select(Application, QueueItem)
+        .join(QueueItem, col(QueueItem.id) == col(Application.queue_item_id))
+        .where(Application.contact_id == callback.contact_id, viewer.scope.where())
+        .order_by(col(Application.submitted_at).desc(), col(Application.id).desc())
+    )
+    found = session.exec(query).first()
+    if found is None:
+        return None, None
+    application, item = found
+    proxy = application.proxy or {}
+    return (proxy.get("applicant_name") or application.head_name), item
 
 
 def _timeline(session: Session, cipher: FieldCipher, item_id: int) -> list[TimelineEntry]:
@@ -215,12 +235,9 @@ def _fill_application(
     session: Session, deps: WebDeps, viewer: Viewer, view: ItemView, application: Application
 ) -> None:
     answers = application.answers or {}
-    view.answers = [(name, answers[name]) for name in ANSWER_FIELDS if name in answers]
+    view.answers = answers_as_given(answers)
     view.answered_size = answers.get("household_size")
-    policy = deps.policy_of(view.item)
-    for key, value in (answers.get("negative") or {}).items():
-        entry = policy.negative_item(key)
-        view.negative.append((entry.zh if entry else key, entry.en if entry else key, bool(value)))
+    view.negative = negative_answers(deps.policy_of(view.item), answers)
     if application.household_id is not None:
         view.household = session.get(Household, application.household_id)
     household = view.household

@@ -99,6 +99,10 @@ ANSWER: Final = {
     "unemployed_months": "cadre.answer.unemployed_months",
     "business_failed": "cadre.answer.business_failed",
     "debts_yuan": "cadre.answer.debts_yuan",
+    "has_illness": "cadre.answer.has_illness",
+    "has_disaster": "cadre.answer.has_disaster",
+    "has_student": "cadre.answer.has_student",
+    "unemployed": "cadre.answer.unemployed",
 }
 ROLE: Final = {
     "village": "cadre.role.village",

@@ -30,6 +30,8 @@ MESSAGES = {
     "locked": "cadre.login.address_locked",
 }
 RETRY_AT = "cadre.login.retry_at"
+#: The login form's fields by their label.
+FIELDS = {"username": "cadre.login.username", "password": "cadre.login.password"}
 LANGUAGES = ("zh_CN", "en")
 
 
@@ -40,6 +42,17 @@ async def submit(request: Request, deps: WebDeps) -> Response:
     form = await request.form()
     username = str(form.get("username") or "")
     password = str(form.get("password") or "")
+    given = {"username": username.strip(), "password": password}
+    missing = [name for name in FIELDS if not given[name]]
+    if missing:  # not an attempt: nothing to count against the address or the user
+        context = {
+            "csrf": session.csrf,
+            "error": "missing",
+            "notices": missing_texts(missing),
+            "username": username,
+            "missing": missing,
+        }
+        return page(request, "login.html", "zh_CN", context, status_code=422)
     result = await run_in_threadpool(
         _authenticate, deps, username, password, auth.client_address(request)
     )
@@ -74,6 +87,16 @@ def refusal_texts(refused: LoginRefused) -> list[tuple[str, str]]:
         else:
             text = translate(language, main, time=when or "")
         lines.append((language, text))
+    return lines
+
+
+def missing_texts(missing: list[str]) -> list[tuple[str, str]]:
+    """``(language, text)`` lines naming every empty field of the login form, Chinese first."""
+    lines = []
+    for language in LANGUAGES:
+        names = [translate(language, FIELDS[name]) for name in missing]
+        joined = (", " if language == "en" else "、").join(names)
+        lines.append((language, translate(language, "cadre.error.missing_fact", fact=joined)))
     return lines
 
 

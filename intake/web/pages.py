@@ -21,7 +21,7 @@ from intake.applications import Application
 from intake.attachments import Attachment, file_name_of
 from intake.households import Household, accept_details
 from intake.notices import notice_sink
-from intake.procedure import ProcedureError, apply
+from intake.procedure import ProcedureError, apply, available
 from intake.queue import ItemKind, ItemStatus, QueueItem
 from intake.users import end_sessions
 from intake.web import auth
@@ -29,6 +29,7 @@ from intake.web.auth import Viewer
 from intake.web.deps import WebDeps
 from intake.web.errors import route_class
 from intake.web.files import file_response
+from intake.web.forms import Typed
 from intake.web.item_view import household_is_home, load_item_view, reveal_value
 from intake.web.labels import ERROR
 from intake.web.login import submit as submit_login
@@ -281,6 +282,7 @@ def _item_response(
     item_id: int,
     error: str | None = None,
     status_code: int = 200,
+    typed: Typed | None = None,
 ) -> Response:
     with deps.db.read() as db:
         item = _scoped_item(db, viewer, item_id)
@@ -290,6 +292,7 @@ def _item_response(
         "csrf": viewer.csrf,
         "view": view,
         "error": error,
+        "typed": typed,
         "now": deps.clock(),
     }
     return page(request, "item.html", viewer.locale, context, status_code=status_code)
@@ -302,30 +305,45 @@ def _facts(form: Any) -> dict[str, Any]:
 
 
 def _act(request: Request, deps: WebDeps, viewer: Viewer, item_id: int, form: Any) -> Response:
+    """Carry out the form's action, or show the page again with the form as typed."""
     assert viewer.user.id is not None
+    typed = Typed.of(form)
     try:
         with deps.db.write() as db:
             item = _scoped_item(db, viewer, item_id, lock=True)
+            typed = _with_missing(typed, item, viewer)
+            if typed.missing:  # all of them at once, before the procedure names the first
+                fields = ",".join(typed.missing)
+                raise ProcedureError("missing_fact", f"empty: {fields}", fact=fields)
             sink = notice_sink(deps.post_notice, deps.policy_of) if deps.post_notice else None
             apply(
                 db,
                 item,
-                str(form.get("action") or ""),
+                typed.action,
                 scope=viewer.scope,
                 actor=audit.user_actor(viewer.user.id),
                 policy=deps.policy_of(item),
                 calendar=deps.calendar,
                 now=deps.clock(),
                 cipher=deps.cipher,
-                reason=str(form.get("reason") or ""),
+                reason=typed.value("reason"),
                 facts=_facts(form),
                 sink=sink,
             )
     except ProcedureError as error:
         status = _ERROR_STATUS.get(error.code, 422)
         message = error_message(viewer.locale, error)
-        return _item_response(request, deps, viewer, item_id, message, status)
+        typed = typed.refused(error.code)
+        return _item_response(request, deps, viewer, item_id, message, status, typed)
     return RedirectResponse(f"/cadre/items/{item_id}", status_code=303)
+
+
+def _with_missing(typed: Typed, item: QueueItem, viewer: Viewer) -> Typed:
+    """``typed`` with the empty required fields of its action (if the action is open)."""
+    for transition in available(item, viewer.scope):
+        if transition.action.value == typed.action:
+            return typed.with_missing(transition)
+    return typed
 
 
 def error_message(locale: str, error: ProcedureError) -> str:
@@ -340,5 +358,6 @@ def error_message(locale: str, error: ProcedureError) -> str:
         names = [t.label("action", a.strip()) for a in params["allowed"].split(",")]
         params["allowed"] = "、".join(names)
     if "fact" in params:
-        params["fact"] = t.label("fact", params["fact"])
+        names = [t.label("fact", name) for name in params["fact"].split(",")]
+        params["fact"] = (", " if t.locale == "en" else "、").join(names)
     return str(t(ERROR.get(error.code, ERROR["illegal"]), **params))

@@ -2,6 +2,10 @@
 
 Sort order: fast-track items first, then by deadline (soonest first, items without a
 deadline last), then oldest first. "Due soon" means due by the end of the next working day.
+
+"Overdue" means a step's own time limit has passed. A public notice's end is not one: it
+is when the notice has run its days, and the township then ends it; such an item reads
+"公示期满，待乡镇处理" (:func:`notice_ended`), never "已超期".
 """
 
 from __future__ import annotations
@@ -82,6 +86,8 @@ class Row:
     head_name: str | None
     overdue: bool
     due_soon: bool
+    #: A public notice that has run its days, waiting for the township to end it.
+    notice_ended: bool = False
     #: The year whose holidays the deadline was counted without (an estimate), if any.
     estimated_year: int | None = None
 
@@ -108,7 +114,13 @@ def _conditions(scope: Scope, filters: Filters, now: datetime) -> list[ColumnEle
     if filters.fast:
         conditions.append(col(QueueItem.fast_track).is_(True))
     if filters.overdue:
-        conditions.append(and_(col(QueueItem.due_at).is_not(None), col(QueueItem.due_at) < now))
+        conditions.append(
+            and_(
+                col(QueueItem.due_at).is_not(None),
+                col(QueueItem.due_at) < now,
+                col(QueueItem.status) != ItemStatus.PUBLIC_NOTICE.value,
+            )
+        )
     return conditions
 
 
@@ -162,8 +174,9 @@ def queue_page(
         Row(
             item,
             head_name,
-            overdue=_open(item) and item.due_at is not None and item.due_at < now,
-            due_soon=_open(item) and item.due_at is not None and now <= item.due_at <= soon,
+            overdue=is_overdue(item, now),
+            due_soon=_limited(item) and item.due_at is not None and now <= item.due_at <= soon,
+            notice_ended=notice_ended(item, now),
             estimated_year=estimated_deadline_year(item, calendar),
         )
         for item, head_name in found[:page_size]
@@ -172,5 +185,16 @@ def queue_page(
     return QueuePage(rows, counts, len(found) > page_size, filters)
 
 
-def _open(item: QueueItem) -> bool:
-    return item.status not in _CLOSED
+def _limited(item: QueueItem) -> bool:
+    """Whether the item's ``due_at`` is a time limit on someone (open, not on notice)."""
+    return item.status not in _CLOSED and item.status != ItemStatus.PUBLIC_NOTICE
+
+
+def is_overdue(item: QueueItem, now: datetime) -> bool:
+    """Whether the item's current step has passed its own time limit."""
+    return _limited(item) and item.due_at is not None and item.due_at < now
+
+
+def notice_ended(item: QueueItem, now: datetime) -> bool:
+    """Whether the item's public notice has run its days (the township ends it next)."""
+    return item.status == ItemStatus.PUBLIC_NOTICE and item.due_at is not None and item.due_at < now

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from intake.notices import format_date
+from intake.web.forms import required_fields
 from intake.web.item_view import due_text
 from intake.web.labels import FAMILIES
 from locales import normalize_locale, translate
@@ -20,6 +21,7 @@ STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["due_text"] = due_text
 templates.env.globals["format_date"] = format_date
+templates.env.globals["required_fields"] = required_fields
 templates.env.filters["todatetime"] = datetime.fromisoformat
 
 

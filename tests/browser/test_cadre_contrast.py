@@ -47,7 +47,7 @@ def test_every_item_page_button_is_readable(browser: Any, server: str, services:
     page.click("button[type=submit]")
     page.wait_for_url(f"{server}/cadre/")
     page.goto(f"{server}/cadre/items/{item.id}")
-    reveal = page.locator("button.small", has_text="查看完整号码（会留痕）").first
+    reveal = page.locator("button.reveal", has_text="查看完整号码（会留痕）").first
     assert reveal.is_visible()
     colours = page.eval_on_selector_all(
         "main button:not(.link)",
