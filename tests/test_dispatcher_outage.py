@@ -120,7 +120,7 @@ async def test_rows_claimed_when_the_database_went_away_go_out_once_it_is_back(
     proxy = Proxy(url.host or "127.0.0.1", url.port or 5432)
     await proxy.restore()
     through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    db = Database(through)
+    db = Database(through, sealer=services.cipher)  # as the service has its key
     sender = Gate()
     dispatcher = Dispatcher(
         db, {"test": sender}, now=services.clock, limits=Limits(per_second=4), lookahead=10

@@ -23,7 +23,16 @@ def test_migrations_have_exactly_one_head() -> None:
     script = _script()
     assert script.get_heads() == [HEAD]
     chain = [rev.revision for rev in script.walk_revisions()]
-    assert chain == [HEAD, "0006_sms", "0005", "0004", "0003_cadre", "0002_attachments", "0001"]
+    assert chain == [
+        HEAD,
+        "0007_helpers",
+        "0006_sms",
+        "0005",
+        "0004",
+        "0003_cadre",
+        "0002_attachments",
+        "0001",
+    ]
 
 
 def test_a_database_migrated_with_two_heads_still_upgrades(services: Services) -> None:

@@ -313,6 +313,7 @@ async def test_no_token_or_secret_reaches_the_logs(
 ) -> None:
     """httpx logs every URL at INFO, and WeChat's URLs carry the token or the app secret."""
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.INFO, logger="httpx")  # the service holds httpx at WARNING
     wx.user_writes(OPENID)
     await api.send_text(OPENID, "一")
     wx.expire_tokens()

@@ -1,7 +1,7 @@
 """reports from the public: the report table and the expiring rate counters
 
 Revision ID: 0008_reports
-Revises: 0006_sms
+Revises: 0007_helpers
 Create Date: 2026-12-10 09:00:00
 
 Hand-written for both SQLite and PostgreSQL (issue 8). ``report`` holds tips, reports,
@@ -20,7 +20,7 @@ from alembic import op
 import intake.columns
 
 revision: str = "0008_reports"
-down_revision: str | None = "0006_sms"
+down_revision: str | None = "0007_helpers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
