@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -18,19 +18,17 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from bot.channels import telegram as telegram_channel
-from bot.channels import webhook
+from bot.channels.base import Channel, ChannelFactory
+from bot.channels.registry import CHANNELS
 from bot.config import Settings
 from bot.services import Services, build_services
 from bot.sessions import purge_expired
-from intake.attachments import Attachment
 from intake.web import STATIC_DIR as CADRE_STATIC
 from intake.web import WebDeps, cadre_router
 from intake.web.deps import OpenAttachment
 from intake.web.security import SecurityHeaders
 from notifications.digest import post_notice, send_digests
 from notifications.dispatcher import Dispatcher
-from notifications.sender import Sender
 
 SESSION_GRACE = timedelta(days=30)
 
@@ -39,16 +37,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     """Build the app; ``services`` may be injected (tests pass a fake clock and seeded ids)."""
     settings = settings or Settings()
     services = services or build_services(settings)
-    telegram = _telegram(settings, services)
-    dispatcher = Dispatcher(
-        services.db,
-        _senders(services, telegram),
-        now=services.clock,
-        limits={telegram_channel.CHANNEL: telegram_channel.limits_from(settings)},
-        is_group={telegram_channel.CHANNEL: telegram_channel.is_group_chat},
-    )
-    if telegram is not None:
-        telegram.wake = dispatcher.wake.set
+    channels = build_channels(settings, services)
+    dispatcher = dispatcher_for(services, channels)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -58,18 +48,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         scheduler.start()
         await run_in_threadpool(dispatcher.recover)
         task = asyncio.create_task(dispatcher.run_forever(stop))
-        if telegram is not None:
-            await telegram.start(polling=settings.telegram_polling)
+        for channel in channels:
+            await channel.start()
         try:
             yield
         finally:
-            if telegram is not None:
-                await telegram.stop()
+            for channel in channels:
+                await channel.stop()
             stop.set()
             scheduler.shutdown(wait=False)
             await task
-            if telegram is not None:
-                await telegram.close()
+            for channel in channels:
+                await channel.close()
             services.db.dispose()
 
     # FastAPI's API pages list every route and its parameters: they help nobody on a
@@ -85,17 +75,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(SecurityHeaders, prefix="/cadre")
     app.state.services = services
     app.state.dispatcher = dispatcher
-    app.state.telegram = telegram
-    if telegram is not None:
-        app.include_router(telegram.router())
-    app.include_router(
-        webhook.router(
-            services.conversations,
-            secret=settings.resolved_secret("webhook_secret"),
-            max_body_bytes=settings.webhook_max_body_bytes,
-        )
-    )
-    app.include_router(cadre_router(cadre_deps(services, telegram)))
+    app.state.channels = {channel.name: channel for channel in channels}
+    for channel in channels:
+        routes = channel.router()
+        if routes is not None:
+            app.include_router(routes)
+    app.include_router(cadre_router(cadre_deps(services, channels)))
     app.mount("/cadre/static", StaticFiles(directory=CADRE_STATIC), name="cadre-static")
 
     @app.get("/", include_in_schema=False)
@@ -112,21 +97,39 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     return app
 
 
-def cadre_deps(
-    services: Services, telegram: telegram_channel.TelegramChannel | None = None
-) -> WebDeps:
-    """What the cadre pages need, with applicants' notices going to the outbox and, with a
-    Telegram bot, the files villagers sent it fetched through the Bot API (getFile)."""
+def build_channels(
+    settings: Settings,
+    services: Services,
+    factories: Sequence[ChannelFactory] = CHANNELS,
+) -> list[Channel[Any]]:
+    """The configured channels, in the registry's order."""
+    built = (factory(settings, services) for factory in factories)
+    return [channel for channel in built if channel is not None]
+
+
+def dispatcher_for(services: Services, channels: Sequence[Channel[Any]]) -> Dispatcher:
+    """The outbox dispatcher with every channel's sender, limits and group rule; each
+    channel is woken up through it when it queued replies."""
+    senders = {c.name: c.sender for c in channels if c.sender is not None}
+    dispatcher = Dispatcher(
+        services.db,
+        senders,
+        now=services.clock,
+        limits={c.name: c.limits for c in channels},
+        is_group={c.name: c.is_group for c in channels},
+    )
+    for channel in channels:
+        channel.wake = dispatcher.wake.set
+    return dispatcher
+
+
+def cadre_deps(services: Services, channels: Sequence[Channel[Any]] = ()) -> WebDeps:
+    """What the cadre pages need, with applicants' notices going to the outbox and the files
+    villagers sent fetched through each channel that keeps them (Telegram, WeChat)."""
     settings = services.settings
-    openers: dict[str, OpenAttachment] = {}
-    if telegram is not None:
-        bot = telegram.bot
-
-        async def open_telegram_file(attachment: Attachment) -> tuple[bytes, str | None]:
-            found = await bot.get_file(attachment.file_id)
-            return bytes(await found.download_as_bytearray()), attachment.mime
-
-        openers[telegram_channel.CHANNEL] = open_telegram_file
+    openers: dict[str, OpenAttachment] = {
+        channel.name: channel.opener for channel in channels if channel.opener is not None
+    }
     return WebDeps(
         db=services.db,
         cipher=services.cipher,
@@ -138,27 +141,6 @@ def cadre_deps(
         post_notice=post_notice,
         attachment_openers=openers,
     )
-
-
-def _telegram(settings: Settings, services: Services) -> telegram_channel.TelegramChannel | None:
-    """The Telegram channel when a bot token is configured."""
-    if not settings.telegram_token:
-        return None
-    return telegram_channel.TelegramChannel.from_settings(settings, services.conversations)
-
-
-def _senders(
-    services: Services, telegram: telegram_channel.TelegramChannel | None = None
-) -> dict[str, Sender]:
-    settings = services.settings
-    senders: dict[str, Sender] = {}
-    if telegram is not None:
-        senders[telegram_channel.CHANNEL] = telegram.sender
-    if settings.webhook_callback_url:
-        senders[webhook.CHANNEL] = webhook.WebhookSender(
-            settings.webhook_callback_url, settings.resolved_secret("webhook_secret")
-        )
-    return senders
 
 
 def _schedule(scheduler: AsyncIOScheduler, services: Services, dispatcher: Dispatcher) -> None:

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from bot.cli_helpers import helper_app, roster_app
 from bot.cli_outbox import outbox_app
-from bot.cli_telegram import poster, telegram_app
+from bot.cli_poster import poster
+from bot.cli_telegram import telegram_app
 from bot.cli_users import user_app
 from bot.config import Settings
 
@@ -24,6 +26,8 @@ app = typer.Typer(
 app.add_typer(user_app, name="user")
 app.add_typer(telegram_app, name="telegram")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(roster_app, name="roster")
+app.add_typer(helper_app, name="helper")
 app.command()(poster)
 
 
@@ -44,7 +48,7 @@ def serve(
     settings = Settings()
     if telegram_polling:
         settings.telegram_polling = True
-    configure_logging(settings.log_level, secrets=[settings.telegram_token or ""])
+    configure_logging(settings.log_level, secrets=settings.channel_secrets())
     config = server_config(
         settings, create_app(settings), host=host or settings.host, port=port or settings.port
     )

@@ -69,6 +69,41 @@ class Settings(BaseSettings):
     telegram_per_chat_interval: float = Field(default=1.0, ge=0)
     telegram_per_chat_burst: int = Field(default=3, ge=1)
 
+    #: WeChat Official Account (公众号): the server settings' Token, the AppID and AppSecret,
+    #: and the EncodingAESKey (43 characters; needed for safe mode, 安全模式).
+    wechat_token: str | None = None
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
+    wechat_aes_key: str | None = None
+    wechat_api_url: str = "https://api.weixin.qq.com"
+    wechat_path: str = "/channels/wechat"
+    #: Choices as tappable ``msgmenu`` lines (only accounts WeChat allows); else numbered.
+    wechat_msgmenu: bool = False
+    #: Seconds to answer in WeChat's HTTP response; later replies go by customer service.
+    wechat_reply_seconds: float = Field(default=4.0, ge=0, le=4.5)
+    #: Template message (模板消息) id for a notice once the 48-hour window closed; its
+    #: fields are ``first`` (the text) and ``remark``. Unset: fall back to SMS only.
+    wechat_template_id: str | None = None
+    #: The ``HOTLINE_SMS_TEMPLATES`` kind sent instead, with no template id ("请打开公众号
+    #: 查看消息"), to the phone of the person's latest application.
+    wechat_sms_template: str | None = None
+    #: Customer-service messages a second: WeChat's documented ceiling is far higher, but
+    #: one account's messages to one person are few and must not overtake each other.
+    wechat_messages_per_second: float = Field(default=20.0, gt=0)
+
+    #: Alibaba Cloud SMS (阿里云短信): AccessKey, approved signature (签名) and templates as
+    #: JSON ``{"notice": "SMS_123", "reminder": {"code": "SMS_456", "params": ["date"]}}``.
+    sms_access_key_id: str | None = None
+    sms_access_key_secret: str | None = None
+    sms_sign_name: str | None = None
+    sms_templates: str = "{}"
+    sms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    sms_daily_cap: int = Field(default=5, ge=1)
+    #: The token the provider's push (receipts, replies such as TD) carries in its URL;
+    #: at least 16 characters. Unset: the push routes are not mounted.
+    sms_push_token: str | None = None
+    sms_messages_per_second: float = Field(default=10.0, gt=0)
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies_are_addresses(cls, value: str) -> str:
@@ -79,6 +114,26 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"not an IP address or network: {entry!r}") from None
         return value
+
+    def channel_secrets(self) -> list[str]:
+        """Every channel credential given, for the log filter that blanks them."""
+        given = (
+            self.telegram_token,
+            self.wechat_token,
+            self.wechat_app_secret,
+            self.wechat_aes_key,
+            self.sms_access_key_secret,
+            self.sms_push_token,
+        )
+        return [secret for secret in given if secret]
+
+    def wechat_enabled(self) -> bool:
+        """Whether the WeChat channel is configured (token, app id and secret)."""
+        return bool(self.wechat_token and self.wechat_app_id and self.wechat_app_secret)
+
+    def sms_enabled(self) -> bool:
+        """Whether SMS can be sent (AccessKey and signature)."""
+        return bool(self.sms_access_key_id and self.sms_access_key_secret and self.sms_sign_name)
 
     def proxy_list(self) -> list[str]:
         """The trusted proxies' addresses and networks, in order."""

@@ -25,7 +25,7 @@ from weakref import WeakValueDictionary
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot import inbound
+from bot import inbound, numbered
 from bot.effects import Effects
 from bot.engine import Engine, Input, Sprint
 from bot.flow import Context, Reply, Text, Village
@@ -283,14 +283,18 @@ class Conversations:
         if message.meta.get("aside"):
             rendered = self._aside(db, row, message, contact, state.language if state else None)
         else:
-            pre = self._bind_village(db, contact, message.input)
+            given = message.input
+            if message.meta.get("numbered"):  # a channel without buttons: "2" may press one
+                given = numbered.resolve(db, row, given, state, self.engine)
+            pre = self._bind_village(db, contact, given)
             context = self._context(db, contact, now)
-            sprint = self.engine.resume(state, message.input, context)
+            sprint = self.engine.resume(state, given, context)
             replies = self._carry_out(db, sprint, contact, now, pre)
             save_state(
                 db, contact.id, sprint.session, self.effects.cipher, now=now, ttl=self.session_ttl
             )
             rendered = [render(r, sprint.session.language) for r in replies]
+            rendered = numbered.mark(rendered, sprint.session, self.engine)
         row.replies = [r.to_json() for r in rendered]
         row.status = inbound.InboundStatus.PROCESSED
         row.processed_at = now

@@ -50,10 +50,14 @@ class PosterInfo:
     bot_username: str
     language: str = "zh_CN"
     link_template: str | None = None
+    #: A link made elsewhere (a WeChat parametric QR code's URL), used as it is.
+    qr_link: str | None = None
 
     @property
     def link(self) -> str:
-        """The link the QR code holds: the template's, else Telegram's deep link."""
+        """The link the QR code holds: a given one, the template's, else Telegram's."""
+        if self.qr_link:
+            return self.qr_link
         if self.link_template:
             return templated_link(self.link_template, self.village_code)
         return deep_link(self.bot_username, self.village_code)

@@ -13,20 +13,33 @@ from locales import translate
 
 @dataclass(frozen=True)
 class Rendered:
-    """A reply ready for a channel: text plus ``(label, data)`` buttons."""
+    """A reply ready for a channel: text plus ``(label, data)`` buttons.
+
+    ``free_answer`` marks a question answered by typing (an amount, a name, a phone) whose
+    buttons are only shortcuts: a channel without buttons must not number them, or a
+    typed "1" would be both one yuan and the first button (:mod:`bot.numbered`).
+    """
 
     text: str
     buttons: tuple[tuple[str, str], ...] = ()
+    free_answer: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The wire shape used by the webhook channel and the outbox."""
-        return {"text": self.text, "buttons": [{"label": lb, "data": d} for lb, d in self.buttons]}
+        shape: dict[str, Any] = {
+            "text": self.text,
+            "buttons": [{"label": lb, "data": d} for lb, d in self.buttons],
+        }
+        if self.free_answer:
+            shape["free_answer"] = True
+        return shape
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Rendered:
         """Inverse of :meth:`to_json`."""
         buttons = tuple((str(b["label"]), str(b["data"])) for b in data.get("buttons", []))
-        return cls(text=str(data.get("text", "")), buttons=buttons)
+        free = bool(data.get("free_answer"))
+        return cls(text=str(data.get("text", "")), buttons=buttons, free_answer=free)
 
 
 def text(value: Any, locale: str) -> str:

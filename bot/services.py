@@ -16,6 +16,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from bot import effect_kinds
+from bot.channels.registry import outbox_channels
 from bot.config import Settings
 from bot.conversation import Conversations
 from bot.dialogs import DIALOGS
@@ -74,6 +76,7 @@ def build_services(
         cipher=cipher,
         calendar=calendar,
         new_code=lambda: new_tracking_code(rng),
+        handlers=effect_kinds.HANDLERS,
     )
     engine = Engine(DIALOGS)
     conversations = Conversations(
@@ -82,7 +85,7 @@ def build_services(
         effects,
         session_ttl=timedelta(days=settings.session_ttl_days),
         clock=clock,
-        outbox_channels=frozenset({"telegram"}),
+        outbox_channels=outbox_channels(),
     )
     return Services(
         settings, db, cipher, policies, default, calendar, effects, engine, conversations, clock

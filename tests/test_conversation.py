@@ -18,7 +18,7 @@ from sqlmodel import func, select
 from bot import inbound
 from bot.config import Settings
 from bot.conversation import Incoming
-from bot.effects import Effects
+from bot.effects import HANDLERS
 from bot.engine import Input
 from bot.services import Services, build_services
 from intake.applications import Application
@@ -99,13 +99,13 @@ def test_a_failure_mid_way_writes_nothing_and_keeps_the_message(
     for number, step_input in enumerate(SCRIPT[:-1]):
         send(services, "v2", number, step_input)
 
-    original = Effects._on_application_submitted
+    original = HANDLERS["application_submitted"]
 
-    def half_then_fail(self: Effects, db: Any, *args: Any) -> Any:
-        original(self, db, *args)  # the records are written in the transaction…
+    def half_then_fail(call: Any) -> Any:
+        original(call)  # the records are written in the transaction…
         raise RuntimeError("disk on fire")  # …and then the process trips
 
-    monkeypatch.setattr(Effects, "_on_application_submitted", half_then_fail)
+    monkeypatch.setitem(HANDLERS, "application_submitted", half_then_fail)
     texts = send(services, "v2", 99, SCRIPT[-1])
     assert texts == [translate("zh_CN", "error.internal")]
     assert count(services, Application) == 0 and count(services, QueueItem) == 0
@@ -229,7 +229,7 @@ def test_nothing_personal_reaches_the_logs_or_plain_storage(
 
     for number, step_input in enumerate(SCRIPT[:-1]):
         send(services, "v4", number, step_input)
-    monkeypatch.setattr(Effects, "_on_application_submitted", explode)
+    monkeypatch.setitem(HANDLERS, "application_submitted", explode)
     send(services, "v4", 98, SCRIPT[-1])
     monkeypatch.undo()
     send(services, "v4", 99, SCRIPT[-1])

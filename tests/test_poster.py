@@ -108,3 +108,26 @@ def test_the_command_writes_a_poster_for_a_village(tmp_path: Path) -> None:
     )
     assert default_out.exit_code == 0, default_out.output
     assert (tmp_path / "var" / "posters" / "gangkou-bailing.png").exists()
+
+
+def test_the_wechat_poster_holds_the_accounts_parametric_qr_code(
+    tmp_path: Path, cli_env: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakes.wechat_api import APP_ID, APP_SECRET, FakeWeChat
+
+    runner = CliRunner()
+    args = ["poster", "--channel", "wechat", "--village", "gangkou-bailing", "--out", str(tmp_path)]
+    unset = runner.invoke(app, args)
+    assert unset.exit_code == 2 and "HOTLINE_WECHAT_TOKEN" in unset.output
+    with FakeWeChat() as wx:
+        monkeypatch.setenv("HOTLINE_WECHAT_TOKEN", "poster-token")
+        monkeypatch.setenv("HOTLINE_WECHAT_APP_ID", APP_ID)
+        monkeypatch.setenv("HOTLINE_WECHAT_APP_SECRET", APP_SECRET)
+        monkeypatch.setenv("HOTLINE_WECHAT_API_URL", wx.base_url)
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        (created,) = wx.calls_for("qrcode/create")
+    assert created.body["action_name"] == "QR_LIMIT_STR_SCENE"
+    assert created.body["action_info"]["scene"]["scene_str"] == "v_gangkou-bailing"
+    assert "QR: http://weixin.qq.com/q/" in result.output
+    assert (tmp_path / "gangkou-bailing.png").exists()

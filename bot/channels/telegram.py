@@ -41,8 +41,8 @@ import hmac
 import logging
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from collections.abc import Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
 from weakref import WeakValueDictionary
 
 from fastapi import APIRouter, Request, Response
@@ -54,6 +54,8 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.warnings import PTBUserWarning
 
+from bot.channels.base import Capabilities, Channel, ChannelFactory
+from bot.channels.telegram_render import MAX_TEXT
 from bot.channels.telegram_sender import CHANNEL, TelegramSender
 from bot.channels.telegram_updates import (
     ALLOWED_UPDATES,
@@ -68,7 +70,8 @@ from bot.channels.telegram_updates import (
     parse_update,
 )
 from bot.config import Settings
-from bot.conversation import Conversations
+from bot.conversation import Conversations, Incoming
+from intake.attachments import Attachment
 from intake.contacts import Contact, find_contact
 from intake.db import Database
 from intake.json_limits import JsonRejected, check, read_body
@@ -77,8 +80,12 @@ from locales import normalize_locale, translate
 from notifications.outbox import Priority, enqueue, stop_recipient
 from notifications.ratelimit import Limits
 
+if TYPE_CHECKING:
+    from bot.services import Services
+
 __all__ = [
     "CHANNEL",
+    "FACTORY",
     "MENU_COMMANDS",
     "MalformedUpdate",
     "TelegramChannel",
@@ -133,8 +140,12 @@ def build_application(token: str, api_url: str, file_url: str) -> AnyApplication
     )
 
 
-class TelegramChannel:
+class TelegramChannel(Channel[Update]):
     """Inbound (webhook route or polling loop) and outbound (the sender) for one bot."""
+
+    name = CHANNEL
+    #: Inline keyboards, 4,096 characters (the sender splits longer ones), HTML.
+    capabilities = Capabilities(buttons=True, max_text=MAX_TEXT, markup="html", inline=False)
 
     def __init__(
         self,
@@ -145,7 +156,10 @@ class TelegramChannel:
         webhook_path: str = "/channels/telegram",
         max_body_bytes: int = 1024 * 1024,
         poll_timeout: int = 25,
+        limits: Limits | None = None,
+        polling: bool = False,
     ) -> None:
+        super().__init__()
         self.conversations = conversations
         self.db: Database = conversations.db
         self.application = application
@@ -155,8 +169,9 @@ class TelegramChannel:
         self.webhook_path = webhook_path
         self.max_body_bytes = max_body_bytes
         self.poll_timeout = poll_timeout
-        #: Called (on the event loop) when replies were queued: the dispatcher's wake-up.
-        self.wake: Callable[[], None] = lambda: None
+        self.limits = limits or Limits()
+        self.polling = polling
+        self.opener = self.open_file
         self._tasks: set[asyncio.Task[None]] = set()
         self._chat_locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
         self._poller: asyncio.Task[None] | None = None
@@ -177,12 +192,16 @@ class TelegramChannel:
             webhook_path=settings.telegram_webhook_path,
             max_body_bytes=settings.telegram_max_body_bytes,
             poll_timeout=settings.telegram_poll_timeout,
+            limits=limits_from(settings),
+            polling=settings.telegram_polling,
         )
 
     # ----------------------------------------------------------------- lifecycle
 
-    async def start(self, *, polling: bool = False) -> None:
-        """Initialise the bot (``getMe``); with ``polling``, start the getUpdates loop."""
+    async def start(self, *, polling: bool | None = None) -> None:
+        """Initialise the bot (``getMe``); with ``polling`` (as configured unless given),
+        start the getUpdates loop."""
+        polling = self.polling if polling is None else polling
         try:
             await self.application.initialize()
         except TelegramError as error:  # the web service must come up even if Telegram is not
@@ -209,6 +228,22 @@ class TelegramChannel:
         await self.bot.shutdown()  # releases the HTTP clients in that case
 
     # ----------------------------------------------------------------- inbound
+
+    def decode(self, raw: Update) -> Incoming | None:
+        """The update as the engine's input; ``None`` for a membership change or an update
+        the hotline ignores. Raises what :func:`telegram_updates.decode` raises on a shape
+        Telegram never sends."""
+        decoded = decode(raw)
+        return decoded.incoming if isinstance(decoded, Decoded) else None
+
+    def is_group(self, recipient: str) -> bool:
+        """Telegram's group and channel chats have negative ids."""
+        return is_group_chat(recipient)
+
+    async def open_file(self, attachment: Attachment) -> tuple[bytes, str | None]:
+        """A file a villager sent, fetched through the Bot API (getFile) for a cadre."""
+        found = await self.bot.get_file(attachment.file_id)
+        return bytes(await found.download_as_bytearray()), attachment.mime
 
     def router(self) -> APIRouter:
         """The webhook route."""
@@ -407,6 +442,18 @@ class TelegramChannel:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _build(settings: Settings, services: Services) -> TelegramChannel | None:
+    """The channel when a bot token is configured."""
+    if not settings.telegram_token:
+        return None
+    return TelegramChannel.from_settings(settings, services.conversations)
+
+
+#: Replies go through the outbox: Telegram takes no answer in the webhook's response body
+#: for a message with buttons and pacing (see the module docstring).
+FACTORY = ChannelFactory(CHANNEL, inline=False, build=_build)
 
 
 def limits_from(settings: Settings) -> Limits:

@@ -18,8 +18,11 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterable
-from typing import TextIO
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
 
+from bot.channels.base import Capabilities, Channel, ChannelFactory
+from bot.config import Settings
 from bot.conversation import Conversations, Incoming
 from bot.engine import Input
 from bot.parsing import press_number
@@ -27,6 +30,9 @@ from bot.render import Rendered
 from intake.outage import StorageUnavailable
 from notifications.dispatcher import Dispatcher
 from notifications.sender import Delivered
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 CHANNEL = "terminal"
 #: Seconds between looks at the outbox while the chat waits for a line.
@@ -93,6 +99,44 @@ def to_input(line: str, buttons: list[tuple[str, str]]) -> Input:
     return Input(text=line)
 
 
+@dataclass(frozen=True)
+class Line:
+    """One line typed in the terminal, with what it needs to become a message."""
+
+    message_id: str
+    user: str
+    text: str
+    buttons: tuple[tuple[str, str], ...] = ()
+    language: str | None = None
+    start: bool = False
+    payload: str | None = None
+
+
+class TerminalChannel(Channel[Line]):
+    """``hotline chat`` as a channel: replies printed at once, notices read from the outbox
+    by :class:`Notices` (no sender: nothing leaves the machine)."""
+
+    name = CHANNEL
+    capabilities = Capabilities(buttons=True, max_text=16_000, markup=None, inline=True)
+
+    def decode(self, raw: Line) -> Incoming:
+        """A typed line (``#N`` presses button N of the last reply) or the chat's start."""
+        given = (
+            Input(start=True, payload=raw.payload)
+            if raw.start
+            else to_input(raw.text, list(raw.buttons))
+        )
+        return Incoming(CHANNEL, raw.message_id, raw.user, given, raw.language)
+
+
+def _build(settings: Settings, services: Services) -> TerminalChannel:
+    del settings, services  # nothing to configure
+    return TerminalChannel()
+
+
+FACTORY = ChannelFactory(CHANNEL, inline=True, build=_build)
+CHAT = TerminalChannel()
+
 #: Said when the database cannot be reached: the line typed was not kept.
 UNAVAILABLE = (
     "抱歉，系统暂时连不上数据库，刚才这句没有收下，请过一会儿再发一次。"
@@ -126,8 +170,11 @@ def run(
 
     notices = Notices(conversations, user, print_notice)
 
-    def send(given: Input) -> list[tuple[str, str]]:
-        message = Incoming(CHANNEL, f"{session_tag}-{next(ids)}", user, given, language)
+    def send(line: str, *, start: bool = False) -> list[tuple[str, str]]:
+        typed = Line(
+            f"{session_tag}-{next(ids)}", user, line, tuple(buttons), language, start, payload
+        )
+        message = CHAT.decode(typed)
         try:
             replies = conversations.receive(message).replies
         except StorageUnavailable:  # nothing was kept: say so, and keep the chat open
@@ -139,7 +186,7 @@ def run(
         return shown
 
     buttons: list[tuple[str, str]] = []
-    buttons = send(Input(start=True, payload=payload))
+    buttons = send("", start=True)
     out.write("\n（输入 #数字 点按钮，/quit 退出 · type #N to press a button, /quit to leave）\n")
     stop = threading.Event()
     watcher = threading.Thread(target=notices.watch, args=(stop, poll_seconds or 0), daemon=True)
@@ -154,7 +201,7 @@ def run(
             if line.strip() in {"/quit", "/exit"}:
                 break
             # An empty line is sent too: the bot asks its question again.
-            buttons = send(to_input(line, buttons))
+            buttons = send(line)
     finally:
         stop.set()
         if watcher.is_alive():  # let a look under way finish before the chat is gone

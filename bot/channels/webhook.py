@@ -8,7 +8,10 @@ HMAC-SHA256 of ``"{timestamp}.{body}"`` under the shared secret). Body::
     {"id": "6f1d0c2a-7c", "from": "user-42", "type": "button", "data": "illness:yes"}
     {"id": "9a3e51b0-01", "from": "user-77", "type": "start", "payload": "v_gangkou-bailing"}
 
-The answer is ``{"id", "duplicate", "replies": [{"text", "buttons": [{"label", "data"}]}]}``.
+The answer is ``{"id", "duplicate", "replies": [{"text", "buttons": [{"label", "data"}]}]}``;
+a reply whose question is answered by typing (an amount, a name) also carries
+``"free_answer": true``: its buttons are shortcuts, and a gateway that shows choices as
+numbered lines should letter them instead (see :mod:`bot.numbered`).
 A message is known by its sender *and* its id: the same ``(from, id)`` again is a
 redelivery, answered with its first replies and changing nothing; another sender's
 message with the same id is a different message (gateways number per conversation, and
@@ -27,7 +30,7 @@ import hashlib
 import hmac
 import json
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 from fastapi import APIRouter, Request
@@ -35,11 +38,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from bot.channels.base import Capabilities, Channel, ChannelFactory
+from bot.config import Settings
 from bot.conversation import Conversations, Incoming
 from bot.engine import Input
 from intake.json_limits import JsonRejected, loads, read_body
 from intake.outage import StorageUnavailable
 from notifications.sender import Delivered, Failed, Outcome, RetryLater
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 CHANNEL = "webhook"
 MAX_SKEW_SECONDS = 300
@@ -191,3 +199,51 @@ class WebhookSender:
                 f"HTTP {response.status_code}", float(after) if after.isdigit() else 0
             )
         return Failed(f"HTTP {response.status_code}")
+
+
+class WebhookChannel(Channel[WebhookMessage]):
+    """The JSON webhook as a channel: replies in the response; notices to the callback URL."""
+
+    name = CHANNEL
+    capabilities = Capabilities(buttons=True, max_text=16_000, markup=None, inline=True)
+
+    def __init__(
+        self,
+        conversations: Conversations,
+        *,
+        secret: str,
+        max_body_bytes: int = 64 * 1024,
+        callback_url: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.conversations = conversations
+        self.secret = secret
+        self.max_body_bytes = max_body_bytes
+        self._sender = WebhookSender(callback_url, secret) if callback_url else None
+        self.sender = self._sender
+
+    def decode(self, raw: WebhookMessage) -> Incoming:
+        """The documented body as the engine's input."""
+        return raw.incoming()
+
+    def router(self) -> APIRouter:
+        """``POST /channels/webhook``."""
+        return router(self.conversations, secret=self.secret, max_body_bytes=self.max_body_bytes)
+
+    async def close(self) -> None:
+        """Release the callback client."""
+        if self._sender is not None:
+            await self._sender.client.aclose()
+
+
+def _build(settings: Settings, services: Services) -> WebhookChannel:
+    """Always on: the route refuses every unsigned message, so it costs nothing unused."""
+    return WebhookChannel(
+        services.conversations,
+        secret=settings.resolved_secret("webhook_secret"),
+        max_body_bytes=settings.webhook_max_body_bytes,
+        callback_url=settings.webhook_callback_url,
+    )
+
+
+FACTORY = ChannelFactory(CHANNEL, inline=True, build=_build)

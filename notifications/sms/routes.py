@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -89,6 +90,7 @@ def sms_router(
     """The receipt and uplink routes, accepting pushes that carry ``token``."""
     if len(token) < 16:
         raise ValueError("the SMS push token must be at least 16 characters")
+    guard_access_log()
     router = APIRouter(prefix=prefix)
 
     def store_reports(items: list[ReportItem]) -> int:
@@ -145,6 +147,37 @@ def sms_router(
         return JSONResponse(_STORED)
 
     return router
+
+
+_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"']*")
+
+
+class TokenQueryFilter(logging.Filter):
+    """Blanks ``token=`` in access-log lines: the provider's push carries it in the URL.
+
+    uvicorn's access log passes the path with its query as an argument; every argument
+    and the message itself are cleaned, so any server's access log is covered.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_blank(arg) for arg in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = _blank(record.msg)
+        return True
+
+
+def _blank(value: object) -> object:
+    if isinstance(value, str) and "token=" in value:
+        return _TOKEN_IN_QUERY.sub(r"\1<redacted>", value)
+    return value
+
+
+def guard_access_log(name: str = "uvicorn.access") -> None:
+    """Install :class:`TokenQueryFilter` on the access logger once per process."""
+    access = logging.getLogger(name)
+    if not any(isinstance(f, TokenQueryFilter) for f in access.filters):
+        access.addFilter(TokenQueryFilter())
 
 
 async def _batch(request: Request, token: str) -> list[Any] | JSONResponse:

@@ -1,5 +1,7 @@
-"""The WeChat Official Account (公众号) channel: its protocol, independent of the channel
-interface it will plug into.
+"""The WeChat Official Account (公众号) channel: its protocol, and the channel built on it.
+
+* :mod:`.channel` - the channel itself (``/channels/wechat``, the passive reply, the
+  factory); :mod:`.sender` - the outbox's sender with its template and SMS fall-backs.
 
 * :mod:`.crypto` - server URL verification, signatures, safe-mode AES.
 * :mod:`.messages` - inbound XML to frozen dataclasses; the passive text reply.

@@ -1,0 +1,10 @@
+"""The effect kinds, one small module each; importing this package registers them all.
+
+Each module decorates its handlers with :func:`bot.effects.handles`. Add a kind by adding
+a module here and naming it below.
+"""
+
+from bot.effect_kinds import applications, language, lookups, requests
+from bot.effects import HANDLERS
+
+__all__ = ["HANDLERS", "applications", "language", "lookups", "requests"]
