@@ -21,3 +21,5 @@ bench:          ## run the benchmarks and print their figures
 	.venv/bin/python bench/webhook.py
 	.venv/bin/python bench/telegram_dispatch.py
 	.venv/bin/python bench/queue_page.py
+	.venv/bin/python bench/telegram_webhook.py
+	.venv/bin/python bench/reminders.py
