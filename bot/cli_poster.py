@@ -12,11 +12,11 @@ import asyncio
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli_telegram import poster as telegram_poster
+from bot.cli_telegram import bot_username, fail
 from bot.config import Settings
 
 if TYPE_CHECKING:
@@ -39,8 +39,9 @@ def poster(
         Path | None, typer.Option(help="Directory for the PNG and PDF (default: DATA_DIR/posters).")
     ] = None,
     language: Annotated[str, typer.Option(help="zh_CN or en.")] = "zh_CN",
-    bot_username: Annotated[
-        str | None, typer.Option(help="The bot's @username (default: settings or getMe).")
+    username: Annotated[
+        str | None,
+        typer.Option("--bot-username", help="The bot's @username (default: settings or getMe)."),
     ] = None,
     link_template: Annotated[
         str | None,
@@ -48,12 +49,12 @@ def poster(
     ] = None,
 ) -> None:
     """Write an A4 poster (PNG and PDF) with the QR code that opens the hotline for a village."""
-    if channel is PosterChannel.TELEGRAM:
-        telegram_poster(village, out, language, bot_username, link_template)
-        return
     settings = Settings()
+    if channel is PosterChannel.TELEGRAM:
+        _telegram_poster(settings, village, out, language, username, link_template)
+        return
     if not settings.wechat_enabled():
-        _fail(
+        fail(
             "设置 HOTLINE_WECHAT_TOKEN / _APP_ID / _APP_SECRET 后才能生成公众号二维码。"
             "Set HOTLINE_WECHAT_TOKEN, _APP_ID and _APP_SECRET for a WeChat QR code."
         )
@@ -63,6 +64,29 @@ def poster(
     url = asyncio.run(_wechat_qr(settings, village))
     png, pdf = write(replace(info, qr_link=url), out or settings.data_dir / "posters")
     typer.echo(f"{png}\n{pdf}\nQR: {url}")
+
+
+def _telegram_poster(
+    settings: Settings,
+    village: str,
+    out: Path | None,
+    language: str,
+    username: str | None,
+    link_template: str | None,
+) -> None:
+    """The poster whose QR opens the Telegram bot (or ``link_template``) bound to ``village``."""
+    from bot.poster import write
+
+    template = link_template or settings.poster_link_template
+    if template is not None and "{payload}" not in template:
+        fail("the link template needs {payload}, e.g. https://example.gov.cn/chat?start={payload}")
+    info = _village_poster(settings, village, language)
+    name = username or settings.telegram_bot_username or ""
+    if template is None and not name:
+        name = bot_username(settings)
+    info = replace(info, bot_username=name, link_template=template)
+    png, pdf = write(info, out or settings.data_dir / "posters")
+    typer.echo(f"{png}\n{pdf}\nQR: {info.link}")
 
 
 def _village_poster(settings: Settings, village: str, language: str) -> PosterInfo:
@@ -76,7 +100,7 @@ def _village_poster(settings: Settings, village: str, language: str) -> PosterIn
         None,
     )
     if found is None:
-        _fail(f"no village {village!r} in the policies")
+        fail(f"no village {village!r} in the policies")
     policy, township, place = found
     return PosterInfo(
         village_code=place.code,
@@ -104,12 +128,7 @@ async def _wechat_qr(settings: Settings, village: str) -> str:
     try:
         return (await api.village_qr(village)).url
     except WeChatError as error:
-        _fail(f"微信没有给出二维码。WeChat gave no QR code: {error}")
+        fail(f"微信没有给出二维码。WeChat gave no QR code: {error}")
     finally:
         await api.aclose()
         services.db.dispose()
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(2)

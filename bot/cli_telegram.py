@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -47,7 +46,7 @@ def set_webhook(
 
     settings = Settings()
     if not url.startswith("https://"):
-        _fail("Telegram only posts to https:// URLs")
+        fail("Telegram only posts to https:// URLs")
     if not url.rstrip("/").endswith(settings.telegram_webhook_path.rstrip("/")):
         typer.echo(f"warning: the service listens on {settings.telegram_webhook_path}", err=True)
     secret = settings.resolved_secret("telegram_secret_token")
@@ -102,57 +101,10 @@ def info() -> None:
         typer.echo(f"{key + ':':17} {value if value is not None else '-'}")
 
 
-def poster(
-    village: Annotated[str, typer.Option(help="Village code, e.g. gangkou-bailing.")],
-    out: Annotated[
-        Path | None, typer.Option(help="Directory for the PNG and PDF (default: DATA_DIR/posters).")
-    ] = None,
-    language: Annotated[str, typer.Option(help="zh_CN or en.")] = "zh_CN",
-    bot_username: Annotated[
-        str | None, typer.Option(help="The bot's @username (default: settings or getMe).")
-    ] = None,
-    link_template: Annotated[
-        str | None,
-        typer.Option(help="QR link with {payload} instead of Telegram's (a WeChat bridge…)."),
-    ] = None,
-) -> None:
-    """Write an A4 poster (PNG and PDF) with the QR code that opens the bot for a village."""
-    from bot.poster import PosterInfo, write
-    from intake.policy import load_policies
-
-    settings = Settings()
-    policies = load_policies(settings.policy_dir)
-    found = next(
-        ((p, t, v) for p in policies.values() for t, v in p.villages() if v.code == village),
-        None,
-    )
-    if found is None:
-        _fail(f"no village {village!r} in the policies")
-    policy, township, place = found
-    template = link_template or settings.poster_link_template
-    if template is not None and "{payload}" not in template:
-        _fail("the link template needs {payload}, e.g. https://example.gov.cn/chat?start={payload}")
-    username = bot_username or settings.telegram_bot_username or ""
-    if template is None and not username:
-        username = _username(settings)
-    region = f"{policy.region.parents.county or ''}{policy.region.name}"
-    info = PosterInfo(
-        village_code=place.code,
-        village=place.name,
-        township=township.name,
-        region=region,
-        hotline=policy.region.hotline,
-        bot_username=username,
-        language=language,
-        link_template=template,
-    )
-    png, pdf = write(info, out or settings.data_dir / "posters")
-    typer.echo(f"{png}\n{pdf}\nQR: {info.link}")
-
-
-def _username(settings: Settings) -> str:
+def bot_username(settings: Settings) -> str:
+    """The bot's @username, asked of Telegram (``getMe``)."""
     if not settings.telegram_token:
-        _fail("give --bot-username, or set HOTLINE_TELEGRAM_BOT_USERNAME or HOTLINE_TELEGRAM_TOKEN")
+        fail("give --bot-username, or set HOTLINE_TELEGRAM_BOT_USERNAME or HOTLINE_TELEGRAM_TOKEN")
 
     async def read(bot: Bot) -> str:
         return str(bot.username)
@@ -163,7 +115,7 @@ def _username(settings: Settings) -> str:
 def _run(settings: Settings, action: Callable[[Bot], Awaitable[T]]) -> T:
     """Run ``action`` with an initialised ``Bot`` (``getMe`` checks the token first)."""
     if not settings.telegram_token:
-        _fail("HOTLINE_TELEGRAM_TOKEN is not set")
+        fail("HOTLINE_TELEGRAM_TOKEN is not set")
     bot = Bot(
         settings.telegram_token,
         base_url=settings.telegram_api_url,
@@ -177,7 +129,7 @@ def _run(settings: Settings, action: Callable[[Bot], Awaitable[T]]) -> T:
     try:
         return asyncio.run(go())
     except TelegramError as error:
-        _fail(f"Telegram refused: {type(error).__name__}")
+        fail(f"Telegram refused: {type(error).__name__}")
 
 
 def _last_error(date: Any, message: str | None) -> str | None:
@@ -188,6 +140,7 @@ def _last_error(date: Any, message: str | None) -> str | None:
     return message
 
 
-def _fail(message: str) -> NoReturn:
+def fail(message: str) -> NoReturn:
+    """Say what is wrong on stderr and exit with code 2."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=2)
