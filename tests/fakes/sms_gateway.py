@@ -30,21 +30,21 @@ import hashlib
 import hmac
 import json
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Self
+from typing import Any, Literal
 from urllib.parse import parse_qsl, quote
 
 import httpx
 import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from fakes.server import ThreadedFake
 
 __all__ = ["FakeAliyunSms", "FaultKind", "SmsCall"]
 
@@ -121,7 +121,7 @@ class _Fault:
     deliver: bool
 
 
-class FakeAliyunSms:
+class FakeAliyunSms(ThreadedFake):
     """The fake gateway. ``templates`` maps a template code to its variable names.
 
     ``clock`` (Unix seconds) is what the timestamp is checked against and what
@@ -166,46 +166,15 @@ class FakeAliyunSms:
         """The ``endpoint`` for :class:`notifications.sms.AliyunSmsClient`."""
         return f"http://127.0.0.1:{self.port}/"
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Serve; return once the server accepts connections."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", self.port))
-        self.port = sock.getsockname()[1]
-        app = Starlette(routes=[Route("/", self._api, methods=["GET", "POST"])])
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-        self._server = server = uvicorn.Server(config)
-        self._closing = False
-        self._thread = threading.Thread(
-            target=asyncio.run, args=(self._serve(server, sock),), name="fake-sms", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the fake SMS gateway did not start")
-            time.sleep(0.005)
+    name = "the fake SMS gateway"
 
-    async def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
-        self._loop = asyncio.get_running_loop()
-        await server.serve(sockets=[sock])
+    def routes(self) -> list[Route]:
+        """The fake's endpoints."""
+        return [Route("/", self._api, methods=["GET", "POST"])]
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Release held requests and shut down."""
-        if self._thread is None or self._server is None:
-            return
-        self._closing = True
+    def on_stopping(self) -> None:
+        """Held requests (and long polls) end before the server exits."""
         self.release_held()
-        self._server.should_exit = True
-        self._thread.join(timeout)
-        self._thread = self._server = self._loop = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     # ----------------------------------------------------------------- test controls
 

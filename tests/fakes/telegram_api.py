@@ -25,17 +25,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Self
+from typing import Any
 
 import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from fakes.server import ThreadedFake
 
 from .telegram_methods import BotApiState
 from .telegram_model import (
@@ -69,7 +69,7 @@ class _ClientGone(Exception):
     """The client of a long poll disconnected; nobody hears the answer, nothing is recorded."""
 
 
-class FakeTelegram:
+class FakeTelegram(ThreadedFake):
     """A fake Bot API on ``127.0.0.1:<port>`` with call recording, limits and fault injection.
 
     Args:
@@ -135,66 +135,29 @@ class FakeTelegram:
         """The full URL of one method, for raw HTTP clients."""
         return f"{self.base_url}{self.token}/{method}"
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Start serving; return once the server accepts connections (``RuntimeError`` if not)."""
-        if self._thread is not None:
-            return
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", self.port))
-        self.port = sock.getsockname()[1]
-        routes = [
+    name = "fake Telegram"
+    graceful_shutdown = 2
+
+    def routes(self) -> list[Route]:
+        """The fake's endpoints."""
+        return [
             Route("/bot{token}/{method}", self._api, methods=["GET", "POST"]),
             Route("/file/bot{token}/{path:path}", self._download, methods=["GET"]),
         ]
-        config = uvicorn.Config(
-            Starlette(routes=routes),
-            log_level="warning",
-            lifespan="off",
-            access_log=False,
-            timeout_graceful_shutdown=2,
-        )
-        self._server = server = uvicorn.Server(config)
-        self._closing = False
-        self._thread = threading.Thread(
-            target=asyncio.run, args=(self._serve(server, sock),), name="fake-telegram", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"fake Telegram did not start on 127.0.0.1:{self.port}")
-            time.sleep(0.005)
 
-    async def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
-        self._loop = asyncio.get_running_loop()
+    def on_loop_started(self) -> None:
+        """Loop-bound events are made on the server's loop."""
         self._wake = asyncio.Event()
-        await server.serve(sockets=[sock])
+
+    def on_stopping(self) -> None:
+        """Held requests (and long polls) end before the server exits."""
+        self.release_held()
+        self._notify()
 
     def stop(self, timeout: float = 10.0) -> None:
         """End long polls and held requests, then shut the server down."""
-        if self._thread is None or self._server is None:
-            return
-        self._closing = True
-        self.release_held()
-        self._notify()
-        self._server.should_exit = True
-        self._thread.join(timeout)
-        self._thread = self._server = self._loop = self._wake = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        await asyncio.to_thread(self.start)
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await asyncio.to_thread(self.stop)
+        super().stop(timeout)
+        self._wake = None
 
     # ----------------------------------------------------------------- test controls
 

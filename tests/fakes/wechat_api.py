@@ -23,18 +23,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 import uvicorn
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from fakes.server import ThreadedFake
 
 from .wechat_state import JSON, ApiError, Follower, Media, WeChatState
 
@@ -74,7 +74,7 @@ class _Fault:
     deliver: bool
 
 
-class FakeWeChat:
+class FakeWeChat(ThreadedFake):
     """The fake API of one Official Account; every control is safe from any thread.
 
     Args:
@@ -113,55 +113,15 @@ class FakeWeChat:
         """The API host, for ``WeChatApi(base_url=...)``."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Serve; return once connections are accepted (``RuntimeError`` if not)."""
-        if self._thread is not None:
-            return
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", self.port))
-        self.port = sock.getsockname()[1]
-        routes = [Route("/cgi-bin/{endpoint:path}", self._api, methods=["GET", "POST"])]
-        config = uvicorn.Config(
-            Starlette(routes=routes), log_level="warning", lifespan="off", access_log=False
-        )
-        self._server = server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=asyncio.run, args=(self._serve(server, sock),), name="fake-wechat", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"fake WeChat did not start on 127.0.0.1:{self.port}")
-            time.sleep(0.005)
+    name = "fake WeChat"
 
-    async def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
-        self._loop = asyncio.get_running_loop()
-        await server.serve(sockets=[sock])
+    def routes(self) -> list[Route]:
+        """The fake's endpoints."""
+        return [Route("/cgi-bin/{endpoint:path}", self._api, methods=["GET", "POST"])]
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Release held requests and shut down."""
-        if self._thread is None or self._server is None:
-            return
+    def on_stopping(self) -> None:
+        """Held requests (and long polls) end before the server exits."""
         self.release_held()
-        self._server.should_exit = True
-        self._thread.join(timeout)
-        self._thread = self._server = self._loop = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        await asyncio.to_thread(self.start)
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await asyncio.to_thread(self.stop)
 
     # ----------------------------------------------------------------- test controls
 
