@@ -46,12 +46,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from processes import peak_rss_mb
 from telegram_webhook_support import (
     SECRET,
     FakeProcess,
     our_service,
     ours_guarantees,
-    peak_rss_mb,
     postgres_schema,
     proc_cpu,
     py_spy,
