@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from bot.config import Settings
-from notifications.sealing import unseal
+from notifications.sealing import open_payload
 
 outbox_app = typer.Typer(help="Outbound messages that need a person's look.", no_args_is_help=True)
 
@@ -45,7 +45,7 @@ def list_(
         typer.echo("nothing to look at")
     for row in rows:
         when = row.created_at.isoformat(timespec="seconds")
-        payload = unseal(row.payload, services.cipher)
+        payload = open_payload(row.payload, services.cipher)
         text = str(payload.get("text") or payload.get("edit") or "")[:40]
         typer.echo(
             f"#{row.id}\t{row.status}\t{row.channel}:{row.recipient}\t{when}\t"

@@ -42,7 +42,7 @@ from notifications import claims, outbox
 from notifications.channel_run import ChannelRun, wait_any
 from notifications.outbox import AT_LEAST_ONCE, OutboxMessage, OutboxStatus
 from notifications.ratelimit import Limits, Pacer
-from notifications.sealing import seal, unseal
+from notifications.sealing import open_payload, seal_payload
 from notifications.sender import Delivered, Outcome, RetryLater, Sender, Stopped, Uncertain
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,7 @@ class Dispatcher:
                 use_skip_locked=not self.db.is_sqlite,
             )
         for row in rows:  # detached: opening them in memory writes nothing back
-            row.payload = unseal(row.payload, self.db.sealer)
+            row.payload = open_payload(row.payload, self.db.sealer)
         return rows
 
     def mark_sending(self, row: OutboxMessage) -> bool:
@@ -224,7 +224,7 @@ class Dispatcher:
             session.execute(
                 update(OutboxMessage)
                 .where(col(OutboxMessage.id) == row.id)
-                .values(payload=seal(row.payload, self.db.sealer))
+                .values(payload=seal_payload(row.payload, self.db.sealer))
             )
 
     def record(self, row: OutboxMessage, outcome: Outcome) -> str:

@@ -38,7 +38,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from intake.columns import json_column, utc_column, utcnow
 from intake.contacts import Contact
-from notifications.sealing import seal, sealer_of
+from notifications.sealing import seal_payload, sealer_of
 
 
 class OutboxStatus(StrEnum):
@@ -125,7 +125,7 @@ def enqueue(
         channel=channel,
         recipient=recipient,
         contact_id=contact_id,
-        payload=seal(payload, sealer_of(session)),
+        payload=seal_payload(payload, sealer_of(session)),
         priority=int(priority),
         next_attempt_at=not_before or moment,
         dedupe_key=dedupe_key,

@@ -40,7 +40,7 @@ def sealer_of(session: Session) -> Sealer | None:
     return sealer
 
 
-def seal(payload: dict[str, Any], sealer: Sealer | None) -> dict[str, Any]:
+def seal_payload(payload: dict[str, Any], sealer: Sealer | None) -> dict[str, Any]:
     """``payload`` as it is stored: one token, plus any bookkeeping already sealed beside."""
     if sealer is None or SEALED in payload:
         return payload
@@ -49,7 +49,7 @@ def seal(payload: dict[str, Any], sealer: Sealer | None) -> dict[str, Any]:
     return {SEALED: sealer.encrypt(json.dumps(content, ensure_ascii=False)), **kept}
 
 
-def unseal(payload: dict[str, Any], sealer: Sealer | None) -> dict[str, Any]:
+def open_payload(payload: dict[str, Any], sealer: Sealer | None) -> dict[str, Any]:
     """The payload a sender needs; a plain (older) payload is returned as it is."""
     token = payload.get(SEALED)
     if token is None:

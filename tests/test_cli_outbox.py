@@ -9,7 +9,7 @@ from bot.cli import app as cli
 from bot.config import Settings
 from bot.services import build_services
 from notifications.outbox import OutboxMessage, OutboxStatus, enqueue
-from notifications.sealing import unseal
+from notifications.sealing import open_payload
 
 runner = CliRunner()
 
@@ -55,7 +55,7 @@ def test_list_shows_only_what_needs_a_look_and_resend_queues_a_copy(cli_env: Set
     services.db.dispose()
     copy = rows[-1]
     assert len(rows) == 5 and copy.status == OutboxStatus.PENDING
-    assert unseal(copy.payload, services.cipher) == {"text": "走访提醒甲"}
+    assert open_payload(copy.payload, services.cipher) == {"text": "走访提醒甲"}
     assert copy.recipient == "77" and "走访提醒甲" not in str(copy.payload)
     assert rows[0].status == OutboxStatus.UNKNOWN and f"resent as #{copy.id}" in (
         rows[0].last_error or ""

@@ -27,7 +27,7 @@ from notifications import claims
 from notifications.dispatcher import Dispatcher, RetryPolicy
 from notifications.outbox import OutboxMessage, OutboxStatus, Priority, enqueue
 from notifications.ratelimit import Limits
-from notifications.sealing import unseal
+from notifications.sealing import open_payload
 from notifications.sender import Delivered, Outcome, RetryLater
 
 FAST = Limits(per_second=50, per_recipient_interval=0.0)
@@ -170,7 +170,9 @@ async def test_a_restart_sends_at_once_what_a_dead_worker_had_claimed(
             db, worker="killed", channel="test", now=services.clock(), limit=10,
             lease=timedelta(minutes=5), use_skip_locked=not services.db.is_sqlite,
         )  # fmt: skip
-        notice = next(r.id for r in rows if unseal(r.payload, services.cipher)["text"] == "notice")
+        notice = next(
+            r.id for r in rows if open_payload(r.payload, services.cipher)["text"] == "notice"
+        )
         claims.mark_sending(
             db, row_id=notice, worker="killed", now=services.clock(), lease=timedelta(minutes=5)
         )

@@ -20,7 +20,7 @@ from intake.queue import QueueItem
 from intake.users import Role, Scope, link_chat
 from notifications.digest import post_notice, send_digests
 from notifications.outbox import OutboxMessage, Priority
-from notifications.sealing import unseal
+from notifications.sealing import open_payload
 
 ADMIN = Scope(Role.ADMIN, None, None, None)
 
@@ -43,7 +43,7 @@ def _notices(services: Services, recipient: str) -> list[str]:
             .where(OutboxMessage.recipient == recipient, OutboxMessage.priority == Priority.NOTICE)
             .order_by(col(OutboxMessage.id))
         )
-        return [unseal(row.payload, services.cipher)["text"] for row in rows]
+        return [open_payload(row.payload, services.cipher)["text"] for row in rows]
 
 
 def test_declined_applicant_is_told_the_reason_and_how_to_ask_for_review(
@@ -143,7 +143,9 @@ def test_daily_digest_in_working_hours_once_a_day(services: Services, clock: Fak
     assert tick(datetime(2026, 11, 28, 2, 0, tzinfo=UTC)) == 0, "a Saturday"
     assert tick(datetime(2026, 11, 26, 1, 30, tzinfo=UTC)) == 2, "09:30 Thursday: cun and xiang"
     assert tick(datetime(2026, 11, 26, 3, 0, tzinfo=UTC)) == 0, "once a day"
-    messages = {m.recipient: unseal(m.payload, services.cipher)["text"] for m in _digests(services)}
+    messages = {
+        m.recipient: open_payload(m.payload, services.cipher)["text"] for m in _digests(services)
+    }
     assert set(messages) == {"101", "102"}, "nothing new for quiet's village: no message"
     assert "新收到 1 件" in messages["101"] and "新收到 2 件" in messages["102"]
     assert (
@@ -151,5 +153,5 @@ def test_daily_digest_in_working_hours_once_a_day(services: Services, clock: Fak
     )
     clock.advance(days=5)
     assert tick(datetime(2026, 11, 30, 1, 30, tzinfo=UTC)) == 2
-    latest = unseal(_digests(services)[-1].payload, services.cipher)["text"]
+    latest = open_payload(_digests(services)[-1].payload, services.cipher)["text"]
     assert "新收到 0 件" in latest and "已超期 0 件" in latest and "即将到期 1 件" in latest

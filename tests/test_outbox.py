@@ -13,7 +13,7 @@ from intake.contacts import get_or_create_contact
 from notifications import claims, outbox
 from notifications.dispatcher import Dispatcher
 from notifications.outbox import OutboxMessage, OutboxStatus, Priority, enqueue
-from notifications.sealing import unseal
+from notifications.sealing import open_payload
 
 LEASE = timedelta(minutes=5)
 
@@ -242,4 +242,4 @@ def test_payloads_are_sealed_at_rest_and_opened_for_the_sender(services: Service
     with services.db.read() as db:
         again = db.exec(text("SELECT payload FROM outbox_message")).scalars().all()
     assert all(reason not in str(value) for value in again) and "parts_sent" in str(again)
-    assert unseal({"text": "older row"}, services.cipher) == {"text": "older row"}
+    assert open_payload({"text": "older row"}, services.cipher) == {"text": "older row"}

@@ -28,7 +28,7 @@ from intake.audit import AuditEvent
 from intake.queue import QueueItem
 from intake.users import Role
 from notifications.outbox import OutboxMessage
-from notifications.sealing import unseal
+from notifications.sealing import open_payload
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 ESCAPED = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
@@ -185,7 +185,7 @@ async def test_whole_procedure_over_http_tells_the_applicant(
                 .order_by(OutboxMessage.id)
             )
         )  # type: ignore[arg-type]
-    texts = [unseal(m.payload, services.cipher)["text"] for m in sent]
+    texts = [open_payload(m.payload, services.cipher)["text"] for m in sent]
     assert len(texts) == 7 and all(item.tracking_code in t for t in texts)
     assert "最迟 2026年11月30日" in texts[1]
     assert "公示期 2026年11月25日 至 2026年12月2日" in texts[2]
