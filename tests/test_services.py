@@ -86,11 +86,11 @@ def test_a_payload_passed_as_a_mapping_is_hidden(capfd: pytest.CaptureFixture[st
         log.info("sent %s to %s", {"chat_id": CHAT_ID, "text": REASON}, [CHAT_ID])
         log.warning("plain %s and %d", "words", 3)
 
-        class BindParameters:  # SQLAlchemy logs its bind parameters as such an object
+        class BindParameters:  # with echo on, SQLAlchemy logs its bind parameters so
             def __repr__(self) -> str:
                 return repr((REASON, CHAT_ID))
 
-        logging.getLogger("sqlalchemy.engine.Engine").info("[cached] %r", BindParameters())
+        log.info("[cached] %r", BindParameters())
     err = capfd.readouterr().err
     assert REASON not in err and str(CHAT_ID) not in err
-    assert "plain words and 3" in err and "[cached] <payload hidden>" in err
+    assert "plain words and 3" in err and "[cached] '<payload hidden>'" in err
