@@ -120,6 +120,8 @@ def dispatcher_for(services: Services, channels: Sequence[Channel[Any]]) -> Disp
     )
     for channel in channels:
         channel.wake = dispatcher.wake.set
+        channel.offer = dispatcher.offer
+    services.conversations.taker = dispatcher
     return dispatcher
 
 

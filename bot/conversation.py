@@ -38,7 +38,9 @@ from intake.contacts import Contact, find_contact, get_or_create_contact
 from intake.db import Database
 from intake.outage import StorageUnavailable, is_outage, outage_guard
 from locales import normalize_locale
-from notifications.outbox import Priority, enqueue
+from notifications.claims import recipient_free
+from notifications.handoff import HandOff, Taker
+from notifications.outbox import OutboxMessage, Priority, enqueue
 
 log = logging.getLogger(__name__)
 VILLAGE_PAYLOAD_PREFIX = "v_"
@@ -57,6 +59,11 @@ class Incoming:
     language: str | None = None
     sequence: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Outbound payloads the channel sends ahead of the replies, queued in the same
+    #: transaction (Telegram: the tapped keyboard marked as answered).
+    ahead: tuple[dict[str, Any], ...] = ()
+    #: Writing at all means the sender can be reached again (they had blocked the bot).
+    reachable: bool = False
 
     def payload(self) -> dict[str, Any]:
         """What is stored (encrypted) for this message."""
@@ -67,6 +74,8 @@ class Incoming:
             "payload": self.input.payload,
             "language": self.language,
             "meta": self.meta,
+            "ahead": list(self.ahead),
+            "reachable": self.reachable,
         }
 
     @classmethod
@@ -86,15 +95,23 @@ class Incoming:
             data.get("language"),
             row.sequence,
             dict(data.get("meta") or {}),
+            tuple(a for a in data.get("ahead") or () if isinstance(a, dict)),
+            bool(data.get("reachable")),
         )
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What the channel should say back, and whether this was a redelivery."""
+class Answered:
+    """What the channel should say back, and whether this was a redelivery.
+
+    ``handed`` are the outbox rows of the replies, written already claimed by the
+    dispatcher's worker (:class:`~notifications.handoff.HandOff`): the channel passes them
+    straight to the dispatcher, which sends them without claiming them again.
+    """
 
     replies: tuple[Rendered, ...]
     duplicate: bool = False
+    handed: tuple[OutboxMessage, ...] = ()
 
 
 class Conversations:
@@ -123,10 +140,12 @@ class Conversations:
             for t in p.townships
             for v in t.villages
         )
+        #: The dispatcher of this process, once it runs: replies are handed to it.
+        self.taker: Taker | None = None
         self._locks: WeakValueDictionary[tuple[str, str], threading.Lock] = WeakValueDictionary()
         self._locks_guard = threading.Lock()
 
-    def receive(self, message: Incoming) -> Outcome:
+    def receive(self, message: Incoming) -> Answered:
         """Store ``message`` durably and answer it, in order with its sender's others.
 
         The usual path is one transaction: store, answer, commit — so a 2xx is only ever
@@ -138,9 +157,10 @@ class Conversations:
         with self._lock_for(message.channel, message.sender), outage_guard():
             return self._receive(message)
 
-    def _receive(self, message: Incoming) -> Outcome:
+    def _receive(self, message: Incoming) -> Answered:
         try:
             replies: tuple[Rendered, ...] | None
+            handed: list[OutboxMessage] = []
             with self.db.write() as db:
                 waiting = inbound.has_pending(db, message.channel, message.sender)
                 row = self._store(db, message)
@@ -149,22 +169,24 @@ class Conversations:
                 elif waiting:
                     replies = ()  # answered below, after the ones stored before it
                 else:
-                    replies = tuple(self._answer(db, row, message))
+                    handoff = self.taker.handoff(message.channel) if self.taker else None
+                    answered, handed = self._answer(db, row, message, handoff)
+                    replies = tuple(answered)
         except Exception as error:
             if is_outage(error):
                 raise
             if isinstance(error, IntegrityError) and self._is_stored(message):
                 return self._stored_before(message)  # a twin delivery won the race
             log.exception("answering %s message failed", message.channel)
-            return Outcome(self._store_failed(message, error))
+            return Answered(self._store_failed(message, error))
         if replies is None:
             return self._stored_before(message)
         if replies:
-            return Outcome(replies)
+            return Answered(replies, handed=tuple(handed))
         self._drain(message.channel, message.sender)
         return self._redelivered(message, duplicate=False)
 
-    def _stored_before(self, message: Incoming) -> Outcome:
+    def _stored_before(self, message: Incoming) -> Answered:
         """A redelivery: its first replies, or - if the database went away before it was
         answered (the sender got a 503) - its answer now."""
         with self.db.read() as db:
@@ -207,7 +229,8 @@ class Conversations:
         row.replies = [reply.to_json()]
         db.add(row)
         contact = find_contact(db, row.channel, row.sender)
-        self._queue_replies(db, row, [reply], contact.id if contact else None, self.clock())
+        outgoing = [reply.to_json()]
+        self._queue_replies(db, row, outgoing, contact.id if contact else None, self.clock(), None)
 
     def process_sender(self, channel: str, sender: str) -> int:
         """Process every pending message of one sender, oldest first; returns how many."""
@@ -249,11 +272,11 @@ class Conversations:
                 self._locks[(channel, sender)] = lock
             return lock
 
-    def _redelivered(self, message: Incoming, *, duplicate: bool = True) -> Outcome:
+    def _redelivered(self, message: Incoming, *, duplicate: bool = True) -> Answered:
         with self.db.read() as db:
             stored = inbound.find(db, message.channel, message.external_id)
         replies = tuple(Rendered.from_json(r) for r in (stored.replies or [])) if stored else ()
-        return Outcome(replies, duplicate=duplicate)
+        return Answered(replies, duplicate=duplicate)
 
     def _process_one(self, row_id: int | None) -> None:
         try:
@@ -263,7 +286,7 @@ class Conversations:
                 if row is None or row.status != inbound.InboundStatus.RECEIVED:
                     return
                 stored = inbound.payload_of(row, self.effects.cipher)
-                self._answer(db, row, Incoming.from_payload(row, stored))
+                self._answer(db, row, Incoming.from_payload(row, stored), None)
         except Exception as error:
             if is_outage(error):
                 raise  # the message stays received: a redelivery or the next tick answers it
@@ -272,13 +295,22 @@ class Conversations:
             self._mark_failed(row_id, error)
 
     def _answer(
-        self, db: Session, row: inbound.InboundMessage, message: Incoming
-    ) -> list[Rendered]:
+        self,
+        db: Session,
+        row: inbound.InboundMessage,
+        message: Incoming,
+        handoff: HandOff | None,
+    ) -> tuple[list[Rendered], list[OutboxMessage]]:
+        """Answer ``row`` in ``db``'s transaction: the replies, and the outbox rows written
+        claimed under ``handoff`` (for the channel to hand to the dispatcher)."""
         now = self.clock()
         language = normalize_locale(message.language)
         contact = get_or_create_contact(db, row.channel, row.sender, language=language)
         _lock_contact(db, contact, skip=self.db.is_sqlite)
         assert contact.id is not None
+        if message.reachable and contact.stopped_at is not None:
+            contact.stopped_at = None  # they wrote: they can be reached again
+            db.add(contact)
         state = load_state(db, contact.id, self.effects.cipher)
         if message.meta.get("aside"):
             rendered = self._aside(db, row, message, contact, state.language if state else None)
@@ -299,30 +331,48 @@ class Conversations:
         row.status = inbound.InboundStatus.PROCESSED
         row.processed_at = now
         db.add(row)
-        self._queue_replies(db, row, rendered, contact.id, now)
-        return rendered
+        outgoing = [*message.ahead, *(r.to_json() for r in rendered)]
+        handed = self._queue_replies(db, row, outgoing, contact.id, now, handoff)
+        return rendered, handed
 
     def _queue_replies(
         self,
         db: Session,
         row: inbound.InboundMessage,
-        rendered: list[Rendered],
+        payloads: list[dict[str, Any]],
         contact_id: int | None,
         now: datetime,
-    ) -> None:
-        """Channels that answer through the outbox (Telegram) get the replies queued."""
+        handoff: HandOff | None,
+    ) -> list[OutboxMessage]:
+        """Channels that answer through the outbox (Telegram) get the replies queued.
+
+        With a ``handoff`` and nothing else of the recipient in the outbox, the rows are
+        written claimed and returned, opened, for the dispatcher; otherwise ``[]``.
+        """
         if row.channel not in self.outbox_channels:
-            return
-        for reply in rendered:
+            return []
+        if handoff is not None and not recipient_free(
+            db, channel=row.channel, recipient=row.sender, worker=handoff.worker, now=now
+        ):
+            handoff = None
+        claimed = (handoff.worker, handoff.lease_until) if handoff else None
+        written = [
             enqueue(
                 db,
                 channel=row.channel,
                 recipient=row.sender,
                 contact_id=contact_id,
-                payload=reply.to_json(),
+                payload=payload,
                 priority=Priority.INTERACTIVE,
                 now=now,
+                claimed=claimed,
             )
+            for payload in payloads
+        ]
+        if claimed is None:
+            return []
+        db.flush()  # the ids
+        return [_opened(sealed, plain) for sealed, plain in zip(written, payloads, strict=True)]
 
     def _aside(
         self,
@@ -399,6 +449,15 @@ class Conversations:
                 language = None
             reply = render(Reply((Text("error.internal"),)), normalize_locale(language))
             self._fail(db, row, error, reply)
+
+
+def _opened(row: OutboxMessage | None, payload: dict[str, Any]) -> OutboxMessage:
+    """A detached copy of a row just written, with its payload in the clear (as a claim
+    returns rows): the dispatcher sends from it without reading the row back."""
+    assert row is not None
+    copy = OutboxMessage.model_validate(row.model_dump())
+    copy.payload = payload
+    return copy
 
 
 def _lock_contact(db: Session, contact: Contact, *, skip: bool) -> None:

@@ -7,13 +7,17 @@ instead of waiting behind a batch. A recipient's rows go one at a time and in th
 were written (lowest id first), even when a later one is more urgent: one chat reads in order.
 
 The database steps (claim, mark, record) are the :class:`~notifications.dispatcher.Dispatcher`'s,
-run in threads; this module only decides what to send next.
+run in threads; marks and records of rows in flight together are written together, one
+transaction per batch (:mod:`notifications.group_commit`). Replies written already claimed
+for this loop arrive through :meth:`ChannelRun.take` without a claim (:mod:`notifications.handoff`).
+This module only decides what to send next.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from notifications.outbox import OutboxMessage, OutboxStatus
@@ -58,16 +62,28 @@ class ChannelRun:
         self.last_claim = float("-inf")
         #: The last claim found fewer rows than it asked for: poll, don't hammer.
         self.drained = False
+        #: Rows marked ``sending`` by this run (what ``run`` returns).
+        self.handled = 0
 
     def held_ids(self) -> list[int]:
         """The rows this run holds (claimed or in flight): their leases are renewed."""
         return [r.id for r in self.waiting if r.id is not None] + list(self.in_flight)
 
+    def take(self, rows: Sequence[OutboxMessage]) -> None:
+        """Rows written claimed for this run's worker (a reply handed over): send them."""
+        known = {r.id for r in self.waiting} | self.in_flight
+        fresh = [r for r in rows if r.id not in known]
+        if fresh:
+            self.waiting.extend(fresh)
+            self.waiting.sort(key=lambda r: (r.priority, r.id or 0))
+            self.progress.set()
+
     async def run(self, stop: asyncio.Event | None, *, once: bool) -> int:
         """Send until ``stop`` (or, with ``once``, until one batch is done); rows handled."""
-        handled = 0
         self.owner.wake.events.append(self.woken)
         self.owner.runs.add(self)
+        if not once:
+            self.owner.live[self.channel] = self
         try:
             if once:
                 await self._claim(self.owner.batch_size)
@@ -76,18 +92,20 @@ class ChannelRun:
                     await self._refill()
                 row = self._next_ready()
                 if row is not None:
-                    handled += await self._start(row)
+                    await self._start(row)
                 elif once and not self.waiting and not self.tasks:
                     break
                 else:
                     await self._idle(stop, once)
         finally:
+            if self.owner.live.get(self.channel) is self:
+                del self.owner.live[self.channel]
             self.owner.wake.events.remove(self.woken)
             try:
                 await self._finish()
             finally:
                 self.owner.runs.discard(self)
-        return handled
+        return self.handled
 
     async def _refill(self) -> None:
         if self.woken.is_set():
@@ -129,46 +147,64 @@ class ChannelRun:
                 return min(mine, key=lambda r: r.id or 0)
         return None
 
-    async def _start(self, row: OutboxMessage) -> int:
+    async def _start(self, row: OutboxMessage) -> None:
         self.waiting.remove(row)
         self.busy.add(row.recipient)
         # The slot first, then ``sending``: a crash while waiting for a slot leaves the row
         # claimed (sent later), not ``sending`` (perhaps delivered).
         await self.pacer.acquire(row.recipient)
-        if not await asyncio.to_thread(self.owner.mark_sending, row):
-            await self._give_back(row)
-            return 0
+        task = asyncio.create_task(self._mark_and_deliver(row))
+        self.tasks.add(task)
+
+    async def _mark_and_deliver(self, row: OutboxMessage) -> None:
+        """Mark ``row`` sending (with the other rows starting now), then send it."""
+        try:
+            marked = await self.owner.marks.submit(row)
+        except Exception:
+            # The database is away: keep the row; the next claim fails too and the loop
+            # restarts, giving back what it holds.
+            log.warning("marking outbox row %s sending failed", row.id)
+            self.waiting.append(row)
+            self._forget(row)
+            return
+        if not marked:
+            try:
+                await self._give_back(row)
+            except Exception:  # the database is away: the claims lapse and go back
+                log.warning("giving back outbox row %s failed", row.id)
+            finally:
+                self._forget(row)
+            return
+        self.handled += 1
         if row.id is not None:
             self.in_flight.add(row.id)
-        task = asyncio.create_task(self._deliver(row))
-        self.tasks.add(task)
-        return 1
+        await self._deliver(row)
+
+    def _forget(self, row: OutboxMessage) -> None:
+        self.busy.discard(row.recipient)
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.discard(task)
+        self.progress.set()
 
     async def _give_back(self, row: OutboxMessage) -> None:
         """The row may not go now (claim lost, or an earlier row of the chat unsettled):
         give back it and the recipient's later rows, so the claims restore the order."""
         later = [r for r in self.waiting if r.recipient == row.recipient]
         self.waiting = [r for r in self.waiting if r.recipient != row.recipient]
-        try:
-            await asyncio.to_thread(self.owner.release, [row, *later])
-        finally:
-            self.busy.discard(row.recipient)
+        await asyncio.to_thread(self.owner.release, [row, *later])
 
     async def _deliver(self, row: OutboxMessage) -> None:
         try:
             outcome = await self._send_parts(row)
-            status = await asyncio.to_thread(self.owner.record, row, outcome)
+            status = await self.owner.records.submit((row, outcome))
             if status == OutboxStatus.PENDING or isinstance(outcome, Stopped):
                 self._drop_held(row, everything=isinstance(outcome, Stopped))
         except Exception:
             log.exception("delivering outbox row %s failed", row.id)
         finally:
-            self.busy.discard(row.recipient)
             self.in_flight.discard(row.id or 0)
-            task = asyncio.current_task()
-            if task is not None:
-                self.tasks.discard(task)
-            self.progress.set()
+            self._forget(row)
 
     def _drop_held(self, row: OutboxMessage, *, everything: bool) -> None:
         """Forget rows the database now holds back (a retry) or stopped (a block)."""

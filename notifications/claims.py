@@ -191,13 +191,29 @@ def _in_the_way(worker: str, now: datetime) -> ColumnElement[bool]:
 def mark_sending(
     session: Session, *, row_id: int | None, worker: str, now: datetime, lease: timedelta
 ) -> bool:
-    """Move one of ``worker``'s claimed rows to ``sending``; ``False`` if it may not go now.
+    """Move one of ``worker``'s claimed rows to ``sending``; ``False`` if it may not go now
+    (see :func:`mark_sending_many`)."""
+    if row_id is None:
+        return False
+    return row_id in mark_sending_many(
+        session, row_ids=[row_id], worker=worker, now=now, lease=lease
+    )
 
-    It may not when the claim was lost (released, taken over, stopped) or when one of the
-    recipient's rows is being sent or an earlier one is not settled: one chat's messages
-    never overtake each other, whichever workers send them. Commit before the network
-    call: from then on the row is sent again only under :data:`AT_LEAST_ONCE`.
+
+def mark_sending_many(
+    session: Session, *, row_ids: list[int], worker: str, now: datetime, lease: timedelta
+) -> set[int]:
+    """Move ``worker``'s claimed rows to ``sending`` in one statement; the ids that moved.
+
+    A row does not move when its claim was lost (released, taken over, stopped) or when one
+    of its recipient's rows is being sent or an earlier one is not settled: one chat's
+    messages never overtake each other, whichever workers send them. Give at most one row
+    per recipient (a dispatcher sends one row of a recipient at a time); a second is left
+    as it is. Commit before the network call: from then on a row is sent again only under
+    :data:`AT_LEAST_ONCE`.
     """
+    if not row_ids:
+        return set()
     other = aliased(OutboxMessage)
     ahead = exists().where(
         _same_recipient(other),
@@ -209,17 +225,45 @@ def mark_sending(
             ),
         ),
     )
-    result = session.execute(
+    moved = session.execute(
         update(OutboxMessage)
         .where(
-            col(OutboxMessage.id) == row_id,
+            col(OutboxMessage.id).in_(row_ids),
             col(OutboxMessage.claimed_by) == worker,
             col(OutboxMessage.status) == OutboxStatus.CLAIMED,
             ~ahead,
         )
         .values(status=OutboxStatus.SENDING, lease_until=now + lease)
+        .returning(col(OutboxMessage.id))
     )
-    return _count(result) == 1
+    return {int(row_id) for (row_id,) in moved}
+
+
+def recipient_free(
+    session: Session, *, channel: str, recipient: str, worker: str, now: datetime
+) -> bool:
+    """Nothing of ``recipient`` is waiting its turn or held by a worker other than
+    ``worker``: a new row may be written claimed for ``worker``, which sends a recipient's
+    rows one at a time, oldest first (see :mod:`notifications.handoff`)."""
+    busy = (
+        select(OutboxMessage.id)
+        .where(
+            col(OutboxMessage.channel) == channel,
+            col(OutboxMessage.recipient) == recipient,
+            or_(
+                and_(col(OutboxMessage.status).in_(HELD), col(OutboxMessage.claimed_by) != worker),
+                and_(
+                    col(OutboxMessage.status) == OutboxStatus.PENDING,
+                    or_(
+                        col(OutboxMessage.next_attempt_at) <= now,
+                        col(OutboxMessage.last_error).is_not(None),
+                    ),
+                ),
+            ),
+        )
+        .limit(1)
+    )
+    return session.exec(busy).first() is None
 
 
 def release(session: Session, *, ids: list[int], worker: str) -> int:

@@ -29,17 +29,20 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import col, update
+from sqlalchemy import ColumnElement, and_
+from sqlmodel import Session, col, update
 
 from intake.columns import utcnow
 from intake.db import Database
 from notifications import claims, outbox
 from notifications.channel_run import ChannelRun, wait_any
+from notifications.group_commit import GroupCommit
+from notifications.handoff import HandOff
 from notifications.outbox import AT_LEAST_ONCE, OutboxMessage, OutboxStatus
 from notifications.ratelimit import Limits, Pacer
 from notifications.sealing import open_payload, seal_payload
@@ -120,6 +123,29 @@ class Dispatcher:
         self.wake = _Wake()
         #: The channel runs going on now (their rows are what the heartbeat renews).
         self.runs: set[ChannelRun] = set()
+        #: The loop of each channel dispatching now, which takes handed-over rows.
+        self.live: dict[str, ChannelRun] = {}
+        #: ``sending`` marks and outcomes, written in batches (one transaction each).
+        self.marks: GroupCommit[OutboxMessage, bool] = GroupCommit(self.mark_sending_many)
+        self.records: GroupCommit[tuple[OutboxMessage, Outcome], str] = GroupCommit(
+            self.record_many
+        )
+
+    def handoff(self, channel: str) -> HandOff | None:
+        """A claim for a reply's rows, when ``channel``'s loop runs here (any thread)."""
+        if channel not in self.live:
+            return None
+        return HandOff(self.worker, self.now() + self.lease)
+
+    def offer(self, channel: str, rows: Sequence[OutboxMessage]) -> None:
+        """Take rows written claimed for this worker (:meth:`handoff`); on the event loop.
+
+        Without a loop for the channel any more they stay claimed: the next run gives them
+        back when it starts, or the heartbeat when their lease lapses.
+        """
+        run = self.live.get(channel)
+        if run is not None:
+            run.take(rows)
 
     async def run_once(self) -> int:
         """Claim one batch per channel, send it all, return how many rows were handled."""
@@ -205,10 +231,16 @@ class Dispatcher:
 
     def mark_sending(self, row: OutboxMessage) -> bool:
         """Commit ``sending`` before the network call; ``False`` if the row may not go now."""
+        return self.mark_sending_many([row])[0]
+
+    def mark_sending_many(self, rows: list[OutboxMessage]) -> list[bool]:
+        """:meth:`mark_sending` for rows of different recipients, in one transaction."""
+        ids = [row.id for row in rows if row.id is not None]
         with self.db.write() as session:
-            return claims.mark_sending(
-                session, row_id=row.id, worker=self.worker, now=self.now(), lease=self.lease
+            moved = claims.mark_sending_many(
+                session, row_ids=ids, worker=self.worker, now=self.now(), lease=self.lease
             )
+        return [row.id in moved for row in rows]
 
     def release(self, rows: list[OutboxMessage]) -> None:
         """Give unsent claimed rows back."""
@@ -230,37 +262,70 @@ class Dispatcher:
     def record(self, row: OutboxMessage, outcome: Outcome) -> str:
         """Write what the channel answered, in one transaction with what follows from it;
         returns the row's new status."""
+        return self.record_many([(row, outcome)])[0]
+
+    def record_many(self, outcomes: list[tuple[OutboxMessage, Outcome]]) -> list[str]:
+        """:meth:`record` for many rows in one transaction: the delivered ones in one
+        statement, the others one by one with what follows from them."""
         now = self.now()
-        values = self._values(row, outcome, now)
+        statuses: list[str] = []
         with self.db.write() as session:
-            session.execute(
-                update(OutboxMessage)
-                .where(
-                    col(OutboxMessage.id) == row.id,
-                    col(OutboxMessage.claimed_by) == self.worker,
-                    col(OutboxMessage.status) == OutboxStatus.SENDING,
+            delivered = [row.id for row, outcome in outcomes if isinstance(outcome, Delivered)]
+            if delivered:
+                session.execute(
+                    update(OutboxMessage)
+                    .where(col(OutboxMessage.id).in_(delivered), self._sending_here())
+                    .values(
+                        status=OutboxStatus.SENT,
+                        sent_at=now,
+                        last_error=None,
+                        lease_until=None,
+                        attempts=col(OutboxMessage.attempts) + 1,
+                    )
                 )
-                .values(**values)
+            for row, outcome in outcomes:
+                if isinstance(outcome, Delivered):
+                    statuses.append(OutboxStatus.SENT)
+                else:
+                    statuses.append(self._record_one(session, row, outcome, now))
+        for row, outcome in outcomes:
+            if isinstance(outcome, Stopped) and self.on_stopped is not None:
+                self.on_stopped(row.channel, row.recipient)
+        return statuses
+
+    def _sending_here(self) -> ColumnElement[bool]:
+        """Rows this worker is sending (the outcome of a row taken over is not ours)."""
+        return and_(
+            col(OutboxMessage.claimed_by) == self.worker,
+            col(OutboxMessage.status) == OutboxStatus.SENDING,
+        )
+
+    def _record_one(
+        self, session: Session, row: OutboxMessage, outcome: Outcome, now: datetime
+    ) -> str:
+        values = self._values(row, outcome, now)
+        session.execute(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id) == row.id, self._sending_here())
+            .values(**values)
+        )
+        if values["status"] == OutboxStatus.PENDING:
+            outbox.hold_recipient(
+                session,
+                channel=row.channel,
+                recipient=row.recipient,
+                after_id=row.id,
+                until=values["next_attempt_at"],
+                worker=self.worker,
             )
-            if values["status"] == OutboxStatus.PENDING:
-                outbox.hold_recipient(
-                    session,
-                    channel=row.channel,
-                    recipient=row.recipient,
-                    after_id=row.id,
-                    until=values["next_attempt_at"],
-                    worker=self.worker,
-                )
-            elif isinstance(outcome, Stopped):
-                outbox.stop_recipient(
-                    session,
-                    channel=row.channel,
-                    recipient=row.recipient,
-                    now=now,
-                    reason=outcome.reason,
-                )
-        if isinstance(outcome, Stopped) and self.on_stopped is not None:
-            self.on_stopped(row.channel, row.recipient)
+        elif isinstance(outcome, Stopped):
+            outbox.stop_recipient(
+                session,
+                channel=row.channel,
+                recipient=row.recipient,
+                now=now,
+                reason=outcome.reason,
+            )
         return str(values["status"])
 
     def _values(self, row: OutboxMessage, outcome: Outcome, now: datetime) -> dict[str, Any]:

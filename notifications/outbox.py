@@ -114,8 +114,13 @@ def enqueue(
     not_before: datetime | None = None,
     dedupe_key: str | None = None,
     now: datetime | None = None,
+    claimed: tuple[str, datetime] | None = None,
 ) -> OutboxMessage | None:
-    """Add a message inside the caller's transaction; ``None`` if ``dedupe_key`` exists."""
+    """Add a message inside the caller's transaction; ``None`` if ``dedupe_key`` exists.
+
+    ``claimed`` (worker, lease end) writes it already claimed by that worker: only for a
+    row handed straight to the worker's loop (:mod:`notifications.handoff`).
+    """
     if dedupe_key is not None:
         exists = select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
         if session.exec(exists).first() is not None:
@@ -131,6 +136,8 @@ def enqueue(
         dedupe_key=dedupe_key,
         created_at=moment,
     )
+    if claimed is not None:
+        message.status, message.claimed_by, message.lease_until = OutboxStatus.CLAIMED, *claimed
     session.add(message)
     return message
 

@@ -64,9 +64,12 @@ class TelegramRig:
         self.services.db.dispose()
 
     def post(self, update: dict[str, Any], secret: str | None = SECRET) -> httpx.Response:
-        """POST one update to the webhook, as Telegram does."""
+        """POST one update to the webhook, as Telegram does (and carry out the Bot API
+        call the webhook may answer with, as Telegram does)."""
         headers = {"x-telegram-bot-api-secret-token": secret} if secret is not None else {}
-        return httpx.post(f"{self.url}{WEBHOOK}", json=update, headers=headers, timeout=30)
+        response = httpx.post(f"{self.url}{WEBHOOK}", json=update, headers=headers, timeout=30)
+        self.tg.carry_out(response)
+        return response
 
     def unsettled(self) -> int:
         """Outbox rows due and not yet answered by Telegram."""

@@ -32,12 +32,13 @@ from fastapi import APIRouter
 
 from bot.render import Rendered
 from intake.web.deps import OpenAttachment
+from notifications.outbox import OutboxMessage
 from notifications.ratelimit import Limits
 from notifications.sender import Sender
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.conversation import Incoming
+    from bot.conversation import Answered, Incoming
     from bot.services import Services
 
 Raw = TypeVar("Raw")
@@ -80,6 +81,16 @@ class Channel(ABC, Generic[Raw]):
     def __init__(self) -> None:
         #: Called on the event loop when replies were queued: the dispatcher's wake-up.
         self.wake: Callable[[], None] = lambda: None
+        #: Hands rows written claimed for the dispatcher to it (on the event loop).
+        self.offer: Callable[[str, Sequence[OutboxMessage]], None] = lambda _c, _r: None
+
+    def dispatch(self, answered: Answered) -> None:
+        """After a message was answered: hand its reply rows to the dispatcher, or wake
+        the dispatcher to claim them (call it on the event loop)."""
+        if answered.handed:
+            self.offer(self.name, answered.handed)
+        elif not answered.duplicate:
+            self.wake()
 
     @abstractmethod
     def decode(self, raw: Raw) -> Incoming | None:

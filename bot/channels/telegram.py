@@ -13,9 +13,12 @@
 2. parses the body with ``Update.de_json`` and hands it to :meth:`TelegramChannel.handle`,
    which stores *and answers* it in one transaction (:meth:`Conversations.receive`): the
    replies are written to the outbox in that same transaction;
-3. answers 200 - only ever for an update that is stored with its answer. A redelivered
-   update (same ``update_id``; for a button, the same pressed message) changes nothing.
-   While the database is away it answers 503, so Telegram delivers the update again.
+3. answers 200 - only ever for an update that is stored with its answer. For a tapped
+   button the 200 carries ``answerCallbackQuery`` in its body, which Telegram carries out
+   (a webhook may answer with one Bot API call): the spinner stops without a request of
+   ours. A redelivered update (same ``update_id``; for a button, the same pressed message)
+   changes nothing. While the database is away it answers 503, so Telegram delivers the
+   update again.
 
 Answering before the 200 is a choice: the work is one short transaction (milliseconds),
 while storing first and answering in the background would need a second durability path
@@ -30,7 +33,9 @@ order; different chats run concurrently in the thread pool.
 crash re-reads the batch and the redelivery is a no-op.
 
 **Outbound** goes through the outbox dispatcher with :class:`TelegramSender` (see
-:mod:`bot.channels.telegram_sender` for what each error means).
+:mod:`bot.channels.telegram_sender` for what each error means). The reply rows are written
+claimed for this process's dispatcher and handed to it after the commit
+(:mod:`notifications.handoff`): no claim query per update.
 """
 
 from __future__ import annotations
@@ -77,7 +82,7 @@ from intake.db import Database
 from intake.json_limits import JsonRejected, check, read_body
 from intake.outage import StorageUnavailable, outage_guard
 from locales import normalize_locale, translate
-from notifications.outbox import Priority, enqueue, stop_recipient
+from notifications.outbox import stop_recipient
 from notifications.ratelimit import Limits
 
 if TYPE_CHECKING:
@@ -266,20 +271,25 @@ class TelegramChannel(Channel[Update]):
                 )
                 return _refuse(400)
             try:
-                await self.handle(parsed)
+                call = await self.handle(parsed)
             except MalformedUpdate:
                 return _refuse(400)
             except StorageUnavailable:
                 return _refuse(503)
-            return Response(status_code=200)
+            if call is None:
+                return Response(status_code=200)
+            return JSONResponse(call)
 
         return api
 
-    async def handle(self, update: Update) -> None:
+    async def handle(self, update: Update) -> dict[str, Any] | None:
         """Store and answer one update (both modes); raises if it could not be stored.
 
-        :class:`MalformedUpdate` when the update has a shape no Telegram update has (the
-        webhook answers 400, polling skips it); any other error means "try again".
+        Returns the Bot API call that stops a tapped button's spinner, if any: the webhook
+        puts it in its HTTP response, which Telegram carries out (one request fewer per
+        tap), and polling makes it itself. :class:`MalformedUpdate` when the update has a
+        shape no Telegram update has (the webhook answers 400, polling skips it); any other
+        error means "try again".
         """
         try:
             decoded = decode(update)
@@ -290,25 +300,23 @@ class TelegramChannel(Channel[Update]):
             log.debug("telegram update %s ignored: %s", update.update_id, decoded.reason)
             query = update.callback_query
             if query is not None and isinstance(query.id, str):  # a spinner must not keep turning
-                self._spawn(self._stop_spinner(query.id))
-            return
+                return spinner_call(query.id)
+            return None
         if isinstance(decoded, Membership):
             await run_in_threadpool(self._membership, decoded)
-            return
-        sender = decoded.incoming.sender
-        # One chat's updates wait here, on the event loop, not in a pool thread each.
-        async with self._chat_lock(sender):
-            await run_in_threadpool(self._resume_contact, sender)
-            outcome = await run_in_threadpool(self.conversations.receive, decoded.incoming)
-            if decoded.callback_id is not None:
-                self._spawn(self._answer_callback(decoded, again=outcome.duplicate))
-            if outcome.duplicate:
-                return
-            if decoded.mark is not None:
-                # The answer is stored: a keyboard left unmarked is no reason to redeliver.
-                with contextlib.suppress(StorageUnavailable):
-                    await run_in_threadpool(self._enqueue_mark, sender, decoded.mark)
-        self.wake()
+            return None
+        # One chat's updates wait here, on the event loop, not in a pool thread each. The
+        # update, the contact, the dialog state, the records and the reply rows (the tapped
+        # keyboard's mark first) are one transaction.
+        async with self._chat_lock(decoded.incoming.sender):
+            answered = await run_in_threadpool(self.conversations.receive, decoded.incoming)
+            self.dispatch(answered)
+        if decoded.callback_id is None:
+            return None
+        text = None
+        if answered.duplicate:  # a second tap is told it was already answered
+            text = translate(normalize_locale(decoded.incoming.language), "telegram.tapped_twice")
+        return spinner_call(decoded.callback_id, text)
 
     def _chat_lock(self, chat: str) -> asyncio.Lock:
         lock = self._chat_locks.get(chat)
@@ -326,7 +334,9 @@ class TelegramChannel(Channel[Update]):
         async def one_chat(items: list[Update]) -> None:
             for item in items:
                 with contextlib.suppress(MalformedUpdate):  # logged; the others go on
-                    await self.handle(item)
+                    call = await self.handle(item)
+                    if call is not None:
+                        self._spawn(self._call(call))
 
         await asyncio.gather(*(one_chat(items) for items in by_chat.values()))
 
@@ -409,34 +419,15 @@ class TelegramChannel(Channel[Update]):
         else:
             self._resume_contact(change.chat)
 
-    def _enqueue_mark(self, chat: str, mark: dict[str, Any]) -> None:
-        with outage_guard(), self.db.write() as db:
-            contact = find_contact(db, CHANNEL, chat)
-            enqueue(
-                db,
-                channel=CHANNEL,
-                recipient=chat,
-                contact_id=contact.id if contact else None,
-                payload=mark,
-                priority=Priority.INTERACTIVE,
-                now=self.conversations.clock(),
-            )
+    # ----------------------------------------------------------------- Bot API calls
 
-    # ----------------------------------------------------------------- callback answers
-
-    async def _answer_callback(self, decoded: Decoded, *, again: bool) -> None:
-        """Stop the button's spinner; a second tap is told it was already answered."""
-        assert decoded.callback_id is not None
-        text = None
-        if again:
-            text = translate(normalize_locale(decoded.incoming.language), "telegram.tapped_twice")
-        await self._stop_spinner(decoded.callback_id, text)
-
-    async def _stop_spinner(self, callback_id: str, text: str | None = None) -> None:
+    async def _call(self, call: dict[str, Any]) -> None:
+        """Make a call the webhook would have answered with (polling mode)."""
+        method, params = call["method"], {k: v for k, v in call.items() if k != "method"}
         try:
-            await self.bot.answer_callback_query(callback_id, text=text)
+            await self.bot.do_api_request(method, api_kwargs=params)
         except TelegramError as error:  # too old, or answered already: nothing to undo
-            log.info("answerCallbackQuery failed: %s", type(error).__name__)
+            log.info("%s failed: %s", method, type(error).__name__)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
@@ -454,6 +445,14 @@ def _build(settings: Settings, services: Services) -> TelegramChannel | None:
 #: Replies go through the outbox: Telegram takes no answer in the webhook's response body
 #: for a message with buttons and pacing (see the module docstring).
 FACTORY = ChannelFactory(CHANNEL, inline=False, build=_build)
+
+
+def spinner_call(callback_id: str, text: str | None = None) -> dict[str, Any]:
+    """``answerCallbackQuery`` as a webhook reply: stops the tapped button's spinner."""
+    call: dict[str, Any] = {"method": "answerCallbackQuery", "callback_query_id": callback_id}
+    if text:
+        call["text"] = text
+    return call
 
 
 def limits_from(settings: Settings) -> Limits:

@@ -101,9 +101,9 @@ class Decoded:
     """An update for the conversation service, with what the channel must do around it."""
 
     incoming: Incoming
-    #: A button press: answer it (``answerCallbackQuery``), then mark its keyboard.
+    #: A button press: answer it (``answerCallbackQuery``); its keyboard is marked by
+    #: the edit queued ahead of the replies (``incoming.ahead``).
     callback_id: str | None = None
-    mark: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +166,7 @@ def _incoming(update: Update, message: Message, given: Input, **meta: Any) -> In
         _language(update.effective_user),
         update_id,
         meta,
+        reachable=True,
     )
 
 
@@ -179,6 +180,7 @@ def _callback(update: Update) -> Decoded | Ignored:
         return Ignored("callback outside a private chat")
     chat, message_id = telegram_id(message.chat.id), telegram_id(message.message_id)
     data = _text(query.data) or ""
+    mark = {"edit": {"message_id": message_id, "html": _pressed(message, data)}}
     incoming = Incoming(
         CHANNEL,
         f"cb:{chat}:{message_id}",
@@ -186,9 +188,10 @@ def _callback(update: Update) -> Decoded | Ignored:
         Input(data=data),
         _language(query.from_user),
         telegram_id(update.update_id),
+        ahead=(mark,),
+        reachable=True,
     )
-    mark = {"edit": {"message_id": message_id, "html": _pressed(message, data)}}
-    return Decoded(incoming, callback_id=_text(query.id), mark=mark)
+    return Decoded(incoming, callback_id=_text(query.id))
 
 
 def _pressed(message: object, data: str) -> str | None:

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -292,6 +294,14 @@ class FakeTelegram(ThreadedFake):
         with self._lock:
             return self._state.store_file(data, file_name, mime_type)
 
+    def carry_out(self, response: Any) -> None:
+        """Do what Telegram does with a webhook's answer: a 200 whose JSON body names a
+        ``method`` is that Bot API call, made at once (its result goes nowhere)."""
+        call = webhook_call(response.status_code, response.headers, response.content)
+        if call is not None:
+            method, params = call
+            httpx.post(self.api_url(method), json=params, timeout=10)
+
     # ----------------------------------------------------------------- inspection
 
     @property
@@ -494,3 +504,13 @@ class FakeTelegram(ThreadedFake):
                 self._waiting_polls -= 1
             if await request.is_disconnected():
                 raise _ClientGone
+
+
+def webhook_call(status: int, headers: Any, body: bytes) -> tuple[str, dict[str, Any]] | None:
+    """The Bot API call a webhook answered with (``None`` when it answered none)."""
+    if status != 200 or "json" not in str(headers.get("content-type", "")):
+        return None
+    data = json.loads(body)
+    if not isinstance(data, dict) or not isinstance(data.get("method"), str):
+        return None
+    return data["method"], {k: v for k, v in data.items() if k != "method"}

@@ -40,7 +40,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.channels.base import Capabilities, Channel, ChannelFactory
 from bot.config import Settings
-from bot.conversation import Conversations, Incoming, Outcome
+from bot.conversation import Answered, Conversations, Incoming
 from bot.flow import Input
 from bot.render import Rendered
 from intake.attachments import Attachment, AttachmentKind, FileInfo
@@ -234,7 +234,7 @@ class WeChatChannel(Channel[Inbound]):
             self.wake()
         return inline
 
-    def _inline(self, outcome: Outcome) -> str | None:
+    def _inline(self, outcome: Answered) -> str | None:
         """One passive text for the replies, or ``None`` when they must go by the outbox."""
         if outcome.duplicate or not outcome.replies:
             return None
@@ -245,7 +245,7 @@ class WeChatChannel(Channel[Inbound]):
             return None
         return text
 
-    async def _queue_when_done(self, work: asyncio.Future[Outcome], incoming: Incoming) -> None:
+    async def _queue_when_done(self, work: asyncio.Future[Answered], incoming: Incoming) -> None:
         try:
             outcome = await work
             await run_in_threadpool(self._queue, incoming, outcome.replies)
