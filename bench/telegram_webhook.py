@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from fakes.telegram_api import webhook_call
 from processes import peak_rss_mb
 from telegram_webhook_support import (
     SECRET,
@@ -161,17 +162,25 @@ class ClientSpec:
     system: str
     targets: list[str]
     watch_url: str
+    api_url: str
     script: list[tuple[str, str]]
     villagers: list[int]
     in_flight: int
 
 
-async def post(http: httpx.AsyncClient, url: str, update: dict[str, Any]) -> tuple[int, int]:
-    """POST one update as Telegram does; a connection the server closed is tried again."""
+async def post(
+    http: httpx.AsyncClient, url: str, update: dict[str, Any], api_url: str
+) -> tuple[int, int]:
+    """POST one update as Telegram does; a connection the server closed is tried again.
+    A Bot API call in the webhook's answer is carried out, as Telegram does."""
     headers = {"x-telegram-bot-api-secret-token": SECRET}
     for attempt in range(3):
         try:
             response = await http.post(url, json=update, headers=headers)
+            call = webhook_call(response.status_code, response.headers, response.content)
+            if call is not None:
+                method, params = call
+                await http.post(api_url + method, json=params)
             return response.status_code, attempt
         except (httpx.ReadError, httpx.RemoteProtocolError):
             if attempt == 2:
@@ -193,7 +202,8 @@ async def villager(http: httpx.AsyncClient, spec: ClientSpec, n: int, run: Run) 
             if run.sample is None and i >= 3:
                 run.sample = update
         started = time.monotonic()
-        status, resent = await post(http, spec.targets[(n + i) % len(spec.targets)], update)
+        target = spec.targets[(n + i) % len(spec.targets)]
+        status, resent = await post(http, target, update, spec.api_url)
         run.resent += resent
         if status != 200:
             run.errors.append(f"chat {chat} step {i}: HTTP {status}")
@@ -240,7 +250,7 @@ def _own_cpu() -> float:
 
 
 def drive(
-    system: str, targets: list[str], watch_url: str, villagers: int, concurrency: int,
+    system: str, targets: list[str], fake: FakeProcess, villagers: int, concurrency: int,
     clients: int, script: list[tuple[str, str]],
 ) -> Run:  # fmt: skip
     """Run every villager across ``clients`` processes, ``concurrency`` villagers at once."""
@@ -250,8 +260,8 @@ def drive(
     ready, results, go = context.Queue(), context.Queue(), context.Event()
     clients = max(1, min(clients, concurrency, villagers))
     specs = [
-        ClientSpec(system, targets, watch_url, script, list(range(k, villagers, clients)),
-                   len(range(k, concurrency, clients)))
+        ClientSpec(system, targets, fake.watch_url, f"{fake.base_url}{fake.token}/", script,
+                   list(range(k, villagers, clients)), len(range(k, concurrency, clients)))
         for k in range(clients)
     ]  # fmt: skip
     processes = [context.Process(target=client_main, args=(s, ready, go, results)) for s in specs]
@@ -331,7 +341,7 @@ def main() -> None:
         if args.only != "ours":
             with stock_bot(fake) as (server, hook):
                 cpu0 = proc_cpu(server.pid)
-                run = drive("stock", [hook], fake.watch_url, args.villagers, args.concurrency,
+                run = drive("stock", [hook], fake, args.villagers, args.concurrency,
                             args.clients, STOCK)  # fmt: skip
                 rates["stock"] = report("stock PTB ConversationHandler", run, [server], cpu0)
             print(f"{'':<26} nothing stored: a restart forgets every conversation")
@@ -353,7 +363,7 @@ def run_ours(
         )
         cpu0 = sum(proc_cpu(s.pid) for s in servers)
         with py_spy(servers[0].pid, args.py_spy):
-            run = drive("ours", hooks, fake.watch_url, args.villagers, args.concurrency,
+            run = drive("ours", hooks, fake, args.villagers, args.concurrency,
                         args.clients, script)  # fmt: skip
         rate = report(f"hotline ({args.database} x{args.workers})", run, servers, cpu0)
         checks = ours_guarantees(run.replies, run.sample, hooks[0], url, fake)

@@ -42,7 +42,7 @@ def test_our_service_answers_each_step_once_and_redelivery_changes_nothing(
         ),
     ):
         run = bench.drive(
-            "ours", hooks, fake.watch_url, VILLAGERS, AT_ONCE, CLIENTS, bench.OURS_SHORT
+            "ours", hooks, fake, VILLAGERS, AT_ONCE, CLIENTS, bench.OURS_SHORT
         )
         found = ours_guarantees(run.replies, run.sample, hooks[0], url, fake)
 
@@ -64,7 +64,7 @@ def test_our_service_answers_each_step_once_and_redelivery_changes_nothing(
 
 def test_stock_bot_answers_each_step_once_and_a_doubled_reply_is_counted() -> None:
     with FakeProcess() as fake, stock_bot(fake) as (_server, hook):
-        run = bench.drive("stock", [hook], fake.watch_url, VILLAGERS, AT_ONCE, CLIENTS, bench.STOCK)
+        run = bench.drive("stock", [hook], fake, VILLAGERS, AT_ONCE, CLIENTS, bench.STOCK)
         chats = [bench.CHAT_BASE["stock"] + n for n in range(VILLAGERS)]
         sent = {chat: sends_to(fake, chat) for chat in chats}
 
