@@ -32,6 +32,7 @@ from fastapi import APIRouter
 
 from bot.render import Rendered
 from intake.web.deps import OpenAttachment
+from locales import translate
 from notifications.outbox import OutboxMessage
 from notifications.ratelimit import Limits
 from notifications.sender import Sender
@@ -42,13 +43,6 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 Raw = TypeVar("Raw")
-#: Said under numbered choices, in the reply's own language (a Chinese reply has 汉字).
-NUMBERED_HINT = {"zh": "（回复数字选择）", "en": "(Reply with a number.)"}
-#: Said under lettered shortcuts of a question answered by typing.
-LETTERED_HINT = {
-    "zh": "（直接填写，或回复字母选择）",
-    "en": "(Type your answer, or reply with a letter.)",
-}
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -154,8 +148,11 @@ def adapt(reply: Rendered, capabilities: Capabilities) -> list[Rendered]:
 def numbered(reply: Rendered) -> str:
     """The reply's text with its choices as ``1. 是`` lines and a hint to reply a number;
     lettered (``A. 不清楚``) when the question itself wants a typed answer."""
-    language = "zh" if _HAN.search(reply.text) else "en"
-    hint = (LETTERED_HINT if reply.free_answer else NUMBERED_HINT)[language]
+    # Said in the reply's own language (a Chinese reply has 汉字).
+    locale = "zh_CN" if _HAN.search(reply.text) else "en"
+    hint = translate(
+        locale, "channel.lettered_hint" if reply.free_answer else "channel.numbered_hint"
+    )
     keys = [chr(ord("A") + i) if reply.free_answer else str(i + 1) for i in range(26)]
     lines = [f"{key}. {label}" for key, (label, _) in zip(keys, reply.buttons, strict=False)]
     return "\n".join([reply.text, *lines, hint]) if reply.text else "\n".join([*lines, hint])
