@@ -14,6 +14,7 @@ from test_conversation import ID_NUMBER, PHONE, SCRIPT
 from wechat_support import TOKEN, WeChatWorld, reply_text, wait_until, wechat_world
 
 from bot import inbound
+from bot.channels.wechat.menu import build_menu
 from bot.channels.wechat.safexml import parse_flat
 from bot.config import Settings
 from intake.applications import Application
@@ -49,6 +50,13 @@ def test_the_server_url_check_echoes_only_a_signed_request(world: WeChatWorld) -
     forged = {**signed_query("not-our-token"), "echostr": "7394021"}
     refused = httpx.get(world.url, params=forged)
     assert refused.status_code == 403 and refused.text.startswith("签名不对")
+
+
+def test_the_custom_menu_is_published_when_the_service_starts(world: WeChatWorld) -> None:
+    wait_until(lambda: world.wx.state.menu is not None)
+    assert world.wx.state.menu == build_menu()
+    labels = [b["name"] for b in world.wx.state.menu["button"]]
+    assert labels[:2] == ["申请", "查进度"]
 
 
 def test_a_text_is_answered_inline_with_numbered_choices(world: WeChatWorld) -> None:

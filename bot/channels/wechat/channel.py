@@ -51,6 +51,7 @@ from notifications.ratelimit import Limits
 
 from .api import WeChatApi
 from .crypto import MessageCipher, SignatureError, check_signature, verify_url
+from .menu import build_menu
 from .messages import (
     NO_REPLY,
     ImageMessage,
@@ -65,6 +66,7 @@ from .messages import (
     parse_message,
     text_reply,
 )
+from .outcomes import WeChatError
 from .safexml import XmlRejected
 from .sender import CHANNEL, MAX_TEXT, SmsFallback, WeChatSender
 
@@ -279,6 +281,17 @@ class WeChatChannel(Channel[Inbound]):
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def start(self) -> None:
+        """Publish the custom menu (申请 / 查进度 / 反映问题 / 人工) in the background: the
+        web service comes up whether or not WeChat answers."""
+        self._spawn(self._publish_menu())
+
+    async def _publish_menu(self) -> None:
+        try:
+            await self.api.create_menu(build_menu())
+        except WeChatError as error:  # the account may lack the menu right; logged, not fatal
+            log.warning("wechat: custom menu not published (errcode %s)", error.errcode)
 
     async def stop(self) -> None:
         """Let late answers under way be queued."""
