@@ -41,9 +41,7 @@ def test_our_service_answers_each_step_once_and_redelivery_changes_nothing(
             url,
         ),
     ):
-        run = bench.drive(
-            "ours", hooks, fake, VILLAGERS, AT_ONCE, CLIENTS, bench.OURS_SHORT
-        )
+        run = bench.drive("ours", hooks, fake, VILLAGERS, AT_ONCE, CLIENTS, bench.OURS_SHORT)
         found = ours_guarantees(run.replies, run.sample, hooks[0], url, fake)
 
     assert run.errors == []

@@ -243,3 +243,21 @@ def test_payloads_are_sealed_at_rest_and_opened_for_the_sender(services: Service
         again = db.exec(text("SELECT payload FROM outbox_message")).scalars().all()
     assert all(reason not in str(value) for value in again) and "parts_sent" in str(again)
     assert open_payload({"text": "older row"}, services.cipher) == {"text": "older row"}
+
+
+def test_one_statement_marks_many_chats_but_never_two_rows_of_one(services: Services) -> None:
+    first, second = put(services, "m1"), put(services, "m1")
+    other = put(services, "m2")
+    assert sorted(claim(services, "w1")) == sorted([first, second, other])
+    with services.db.write() as db:
+        moved = claims.mark_sending_many(
+            db, row_ids=[first, second, other], worker="w1", now=services.clock(), lease=LEASE
+        )
+    assert moved == {first, other}, "one row of a chat in flight; the later one waits"
+    with services.db.write() as db:
+        assert (
+            claims.mark_sending_many(
+                db, row_ids=[second], worker="w2", now=services.clock(), lease=LEASE
+            )
+            == set()
+        ), "another worker's row is not ours to send"
