@@ -18,8 +18,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from db_template import Templates
 from sqlalchemy import create_engine, text
 
+from bot import services as services_module
 from bot.config import Settings
 from bot.services import Services, build_services
 
@@ -66,6 +68,19 @@ def _require_pg() -> None:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is not reachable at {PG_SERVER} and CI is set")
         pytest.skip(f"PostgreSQL is not reachable at {PG_SERVER}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    """``build_services`` migrates a still-empty test database from a template migrated
+    once per test process (:mod:`db_template`), not through the whole chain each time."""
+    real = services_module.upgrade
+    templates = Templates(tmp_path_factory.mktemp("templates"), real, PG_SERVER)
+    services_module.upgrade = templates.upgrade
+    try:
+        yield templates
+    finally:
+        services_module.upgrade = real
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
