@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot import inbound, numbered
+from bot.effect_kinds import reports
 from bot.effects import Effects
 from bot.engine import Engine, Input, Sprint
 from bot.flow import Context, Reply, Text, Village
@@ -300,7 +301,13 @@ class Conversations:
         row.processed_at = now
         db.add(row)
         self._queue_replies(db, row, rendered, contact.id, now)
+        self._forget_anonymous(db, row)
         return rendered
+
+    def _forget_anonymous(self, db: Session, row: inbound.InboundMessage) -> None:
+        """After an anonymous report (or a lookup of one): scrub the chat's messages of it,
+        now that this one's replies are written (:mod:`bot.effect_kinds.reports`)."""
+        reports.forget_if_asked(db, row, self.effects.cipher)
 
     def _queue_replies(
         self,

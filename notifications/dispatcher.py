@@ -232,6 +232,7 @@ class Dispatcher:
         returns the row's new status."""
         now = self.now()
         values = self._values(row, outcome, now)
+        values.update(outbox.forgotten(row.payload, str(values["status"])))
         with self.db.write() as session:
             session.execute(
                 update(OutboxMessage)

@@ -70,6 +70,14 @@ class Priority(IntEnum):
     BULK = 10
 
 
+#: Bookkeeping beside a payload: once the row is settled, its payload is blanked to this
+#: key alone (replies to an anonymous reporter: see :func:`forget_once_settled`).
+FORGET = "forget"
+#: Where a row ends; a row marked :data:`FORGET` keeps no payload past it.
+SETTLED = frozenset(
+    {OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.STOPPED, OutboxStatus.UNKNOWN}
+)
+
 #: Kinds sent again when they may have been lost (a reply the villager waits for); every
 #: other kind is sent at most once (see the module docstring).
 AT_LEAST_ONCE = frozenset({Priority.INTERACTIVE})
@@ -133,6 +141,33 @@ def enqueue(
     )
     session.add(message)
     return message
+
+
+def forget_once_settled(session: Session, *, channel: str, recipient: str, since: datetime) -> int:
+    """Mark ``recipient``'s rows written since ``since`` to be blanked once settled.
+
+    The replies of an anonymous report's dialog carry the tracking code to the chat: the
+    row may keep it only until it is sent (or given up). Rows already settled are blanked
+    now. Returns how many rows were marked.
+    """
+    query = select(OutboxMessage).where(
+        OutboxMessage.channel == channel,
+        OutboxMessage.recipient == recipient,
+        col(OutboxMessage.created_at) >= since,
+    )
+    count = 0
+    for row in session.exec(query):
+        row.payload = {FORGET: True} if row.status in SETTLED else {**row.payload, FORGET: True}
+        session.add(row)
+        count += 1
+    return count
+
+
+def forgotten(payload: dict[str, Any], status: str) -> dict[str, Any]:
+    """Extra values for the UPDATE settling a row: a blank payload for a marked row."""
+    if payload.get(FORGET) and status in SETTLED:
+        return {"payload": {FORGET: True}}
+    return {}
 
 
 def hold_recipient(
@@ -243,6 +278,8 @@ def resend(session: Session, row_id: int, *, now: datetime) -> OutboxMessage:
         raise ResendError(f"no outbox row {row_id}")
     if original.status not in (OutboxStatus.UNKNOWN, OutboxStatus.FAILED):
         raise ResendError(f"row {row_id} is {original.status}; only unknown or failed rows")
+    if original.payload.get(FORGET):
+        raise ResendError(f"row {row_id} was blanked (a reply to an anonymous reporter)")
     payload = {k: v for k, v in original.payload.items() if k != "parts_sent"}
     copy = OutboxMessage(
         channel=original.channel,
