@@ -117,6 +117,16 @@ def _who_sees(answers: Answers, _context: Context) -> Mapping[str, Any]:
     return {"who": Text(key)}
 
 
+def _what_to_write(answers: Answers, _context: Context) -> Mapping[str, Any]:
+    """A question or a suggestion is not "what happened"."""
+    kind = answers.get("kind")
+    if kind == "inquiry":
+        return {"what": Text("report.text.question")}
+    if kind == "suggestion":
+        return {"what": Text("report.text.suggestion")}
+    return {"what": Text("report.text.account")}
+
+
 def _is_named(answers: Answers, _context: Context) -> bool:
     return answers.get("identity") == "named"
 
@@ -176,7 +186,14 @@ STEPS: tuple[Step, ...] = (
         when=_about("household"),
         help="help.report_village_told",
     ),
-    Step("text", "report.text", kind=Kind.TEXT, min_length=2, max_length=MAX_TEXT),
+    Step(
+        "text",
+        "report.text",
+        kind=Kind.TEXT,
+        min_length=2,
+        max_length=MAX_TEXT,
+        prompt_params=_what_to_write,
+    ),
     Step(
         "identity",
         "report.identity",
