@@ -232,7 +232,7 @@ class Dispatcher:
         returns the row's new status."""
         now = self.now()
         values = self._values(row, outcome, now)
-        values.update(outbox.forgotten(row.payload, str(values["status"])))
+        values.update(outbox.forgotten(row, values))
         with self.db.write() as session:
             session.execute(
                 update(OutboxMessage)
@@ -243,6 +243,8 @@ class Dispatcher:
                 )
                 .values(**values)
             )
+            if values["status"] in outbox.SETTLED and not row.payload.get(outbox.FORGET):
+                outbox.blank_if_marked(session, row.id)
             if values["status"] == OutboxStatus.PENDING:
                 outbox.hold_recipient(
                     session,

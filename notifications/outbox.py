@@ -29,7 +29,7 @@ Two delivery rules, by kind (:data:`AT_LEAST_ONCE`):
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, time
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -38,6 +38,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from intake.columns import json_column, utc_column, utcnow
 from intake.contacts import Contact
+from intake.workdays import SHANGHAI
 from notifications.sealing import seal_payload, sealer_of
 
 
@@ -73,6 +74,8 @@ class Priority(IntEnum):
 #: Bookkeeping beside a payload: once the row is settled, its payload is blanked to this
 #: key alone (replies to an anonymous reporter: see :func:`forget_once_settled`).
 FORGET = "forget"
+#: What a blanked row's recipient becomes.
+FORGOTTEN_RECIPIENT = "scrubbed"
 #: Where a row ends; a row marked :data:`FORGET` keeps no payload past it.
 SETTLED = frozenset(
     {OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.STOPPED, OutboxStatus.UNKNOWN}
@@ -157,17 +160,61 @@ def forget_once_settled(session: Session, *, channel: str, recipient: str, since
     )
     count = 0
     for row in session.exec(query):
-        row.payload = {FORGET: True} if row.status in SETTLED else {**row.payload, FORGET: True}
+        if row.status in SETTLED:
+            _apply(row, _blank(row, row.sent_at))
+        else:
+            row.payload = {**row.payload, FORGET: True}
         session.add(row)
         count += 1
     return count
 
 
-def forgotten(payload: dict[str, Any], status: str) -> dict[str, Any]:
-    """Extra values for the UPDATE settling a row: a blank payload for a marked row."""
-    if payload.get(FORGET) and status in SETTLED:
-        return {"payload": {FORGET: True}}
+def _day(moment: datetime) -> datetime:
+    """The start of ``moment``'s Beijing day, so a row cannot be matched by the minute."""
+    local = moment.astimezone(SHANGHAI).date()
+    return datetime.combine(local, time(0), tzinfo=SHANGHAI).astimezone(UTC)
+
+
+def _blank(row: OutboxMessage, sent_at: datetime | None) -> dict[str, Any]:
+    """What a marked row keeps once settled: its status and its day, nothing of the chat
+    (no payload, recipient, contact or error text) and no time of day."""
+    day = _day(row.created_at)
+    return {
+        "payload": {FORGET: True},
+        "recipient": FORGOTTEN_RECIPIENT,
+        "contact_id": None,
+        "last_error": None,
+        "created_at": day,
+        "next_attempt_at": day,
+        "sent_at": _day(sent_at) if sent_at is not None else None,
+    }
+
+
+def _apply(row: OutboxMessage, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        setattr(row, name, value)
+
+
+def forgotten(row: OutboxMessage, values: dict[str, Any]) -> dict[str, Any]:
+    """Extra values for the UPDATE settling ``row`` with ``values``: the blanking of a
+    marked row (see :func:`blank_if_marked` for one marked while it was being sent)."""
+    if row.payload.get(FORGET) and values["status"] in SETTLED:
+        return _blank(row, values.get("sent_at"))
     return {}
+
+
+def blank_if_marked(session: Session, row_id: int | None) -> None:
+    """Blank a settled row that was marked while it was being sent.
+
+    The sender holds the row as it was read before :func:`forget_once_settled` marked it
+    (the chat's next message, answered meanwhile), so settling it checks the stored row.
+    """
+    row = session.get(OutboxMessage, row_id) if row_id is not None else None
+    if row is None or row.recipient == FORGOTTEN_RECIPIENT:
+        return
+    if row.payload.get(FORGET) and row.status in SETTLED:
+        _apply(row, _blank(row, row.sent_at))
+        session.add(row)
 
 
 def hold_recipient(

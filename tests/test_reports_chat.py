@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 import pytest
@@ -29,7 +29,13 @@ from intake.reports.procedure import Action, apply
 from intake.users import Role, User, _place
 from notifications.digest import post_notice
 from notifications.dispatcher import Dispatcher
-from notifications.outbox import FORGET, OutboxMessage, OutboxStatus
+from notifications.outbox import (
+    FORGET,
+    OutboxMessage,
+    OutboxStatus,
+    enqueue,
+    forget_once_settled,
+)
 from notifications.ratelimit import Limits
 from notifications.sealing import open_payload
 from notifications.sender import Delivered, Outcome
@@ -197,9 +203,45 @@ async def test_the_outbox_keeps_an_anonymous_reply_only_until_it_is_sent(
     await _send_everything(services, Recorder())
     with services.db.read() as db:
         sent = db.exec(select(OutboxMessage)).all()
-    for row in sent:
-        if row.id in {m.id for m in marked}:
-            assert row.payload == {FORGET: True}
+    blanked = [row for row in sent if row.id in {m.id for m in marked}]
+    assert len(blanked) == len(marked)
+    for row in blanked:
+        assert row.payload == {FORGET: True}
+        # Nothing left of the chat, nor the minute, that could be matched to the report.
+        assert row.recipient != CHAT and row.contact_id is None
+        assert row.sent_at is not None and row.sent_at.astimezone(UTC).time() == time(16)
+        assert row.created_at.astimezone(UTC).time() == time(16)
+    before = [row for row in sent if row.id not in {m.id for m in marked}]
+    assert before and all(row.recipient == CHAT for row in before), "the menu before is kept"
+
+
+class MarkedWhileSending(Recorder):
+    """The chat's next message (an anonymous report filed) is answered while this row is
+    on its way: the row is marked after the sender read it."""
+
+    def __init__(self, services: Services, since: datetime) -> None:
+        super().__init__()
+        self.services, self.since = services, since
+
+    async def send(self, recipient: str, payload: dict[str, Any]) -> Outcome:
+        with self.services.db.write() as db:
+            forget_once_settled(db, channel="telegram", recipient=recipient, since=self.since)
+        return await super().send(recipient, payload)
+
+
+async def test_a_reply_marked_while_it_is_sent_is_blanked_too(
+    services: Services, clock: FakeClock
+) -> None:
+    since = clock()
+    with services.db.write() as db:
+        enqueue(db, channel="telegram", recipient=CHAT, payload={"text": SECRET_TEXT}, now=since)
+    sender = MarkedWhileSending(services, since)
+    await _send_everything(services, sender)
+    assert sender.sent == [(CHAT, SECRET_TEXT)]
+    with services.db.read() as db:
+        row = db.exec(select(OutboxMessage)).one()
+    assert row.status == OutboxStatus.SENT and row.payload == {FORGET: True}
+    assert row.recipient != CHAT
 
 
 def _call(services: Services, db: Any, sender: str, language: str = "zh_CN") -> EffectCall:
@@ -414,3 +456,31 @@ def test_rough_free_text_is_answered_politely(
         with services.db.read() as db:
             report = db.exec(select(Report)).one()
         assert services.cipher.decrypt(report.text_cipher) == typed.strip()
+
+
+@pytest.mark.parametrize(
+    ("language", "said"), [("zh_CN", "这个日期是估算的"), ("en", "This date is an estimate")]
+)
+def test_deadlines_in_a_year_the_calendar_does_not_know_are_told_as_estimates(
+    services: Services, clock: FakeClock, language: str, said: str
+) -> None:
+    from bot.render import render
+
+    clock.now = datetime(2099, 3, 4, 2, 0, tzinfo=UTC)
+    with services.db.write() as db:
+        filed = report_filed(_call(services, db, CHAT, language))
+    text = render(filed[0], language).text
+    assert said in text, text
+    assert "2099" in text, "the estimated dates themselves are still given"
+
+
+@pytest.mark.parametrize(
+    "typed", ["我要举报", "我想反映一下村里的事", "投诉", "提个建议", "I want to complain"]
+)
+def test_plain_words_at_the_menu_open_the_report_dialog(
+    services: Services, clock: FakeClock, typed: str
+) -> None:
+    chat = Chat(services, clock, language="en" if typed.isascii() else "zh_CN")
+    chat.send(start=True)
+    said = chat.send(typed)
+    assert "您想反映什么" in said or "What would you like to tell us about" in said, said
