@@ -114,7 +114,9 @@ def _who_sees(answers: Answers, _context: Context) -> Mapping[str, Any]:
         key = "report.who.township"
     else:
         key = "report.who.village"
-    return {"who": Text(key)}
+    # A question or a suggestion names no one: say who reads it instead.
+    shield = "report.identity.readers" if subject == "general" else "report.identity.shield"
+    return {"who": Text(key), "shield": Text(shield)}
 
 
 def _what_to_write(answers: Answers, _context: Context) -> Mapping[str, Any]:
