@@ -221,6 +221,8 @@ class Dispatcher:
         """Remember how many parts of a multi-part row went, so a retry skips them."""
         row.payload = {**row.payload, "parts_sent": parts_sent}
         with self.db.write() as session:
+            if outbox.is_marked(session, row.id):  # keep a mark made meanwhile
+                row.payload[outbox.FORGET] = True
             session.execute(
                 update(OutboxMessage)
                 .where(col(OutboxMessage.id) == row.id)

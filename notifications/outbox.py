@@ -203,6 +203,13 @@ def forgotten(row: OutboxMessage, values: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def is_marked(session: Session, row_id: int | None) -> bool:
+    """Whether the stored row was marked by :func:`forget_once_settled` (the sender's copy
+    may predate the mark)."""
+    row = session.get(OutboxMessage, row_id) if row_id is not None else None
+    return row is not None and bool(row.payload.get(FORGET))
+
+
 def blank_if_marked(session: Session, row_id: int | None) -> None:
     """Blank a settled row that was marked while it was being sent.
 

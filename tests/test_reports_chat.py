@@ -224,20 +224,32 @@ class MarkedWhileSending(Recorder):
         self.services, self.since = services, since
 
     async def send(self, recipient: str, payload: dict[str, Any]) -> Outcome:
-        with self.services.db.write() as db:
-            forget_once_settled(db, channel="telegram", recipient=recipient, since=self.since)
+        if not self.sent:  # once, while the first (or only) part is on its way
+            with self.services.db.write() as db:
+                forget_once_settled(db, channel="telegram", recipient=recipient, since=self.since)
         return await super().send(recipient, payload)
 
 
+class MarkedBetweenParts(MarkedWhileSending):
+    """A long reply sent in two parts, marked after the first."""
+
+    channel = "telegram"
+
+    def parts(self, payload: dict[str, Any]) -> int:
+        return 2
+
+
+@pytest.mark.parametrize("parts", [1, 2])
 async def test_a_reply_marked_while_it_is_sent_is_blanked_too(
-    services: Services, clock: FakeClock
+    services: Services, clock: FakeClock, parts: int
 ) -> None:
     since = clock()
     with services.db.write() as db:
         enqueue(db, channel="telegram", recipient=CHAT, payload={"text": SECRET_TEXT}, now=since)
-    sender = MarkedWhileSending(services, since)
+    kind = MarkedWhileSending if parts == 1 else MarkedBetweenParts
+    sender = kind(services, since)
     await _send_everything(services, sender)
-    assert sender.sent == [(CHAT, SECRET_TEXT)]
+    assert sender.sent == [(CHAT, SECRET_TEXT)] * parts
     with services.db.read() as db:
         row = db.exec(select(OutboxMessage)).one()
     assert row.status == OutboxStatus.SENT and row.payload == {FORGET: True}
