@@ -487,12 +487,24 @@ def test_deadlines_in_a_year_the_calendar_does_not_know_are_told_as_estimates(
 
 
 @pytest.mark.parametrize(
-    "typed", ["我要举报", "我想反映一下村里的事", "投诉", "提个建议", "I want to complain"]
+    ("typed", "asked"),
+    [
+        ("我想反映一下村里的事", "您想反映什么"),
+        ("有意见", "您想反映什么"),
+        ("我要举报", "这件事是哪个村的"),
+        ("投诉", "您想反映什么"),  # part of the menu button's label: that button
+        ("我要投诉", "这件事是哪个村的"),
+        ("提个建议", "这件事是哪个村的"),
+        ("I want to complain", "Which village"),
+    ],
 )
 def test_plain_words_at_the_menu_open_the_report_dialog(
-    services: Services, clock: FakeClock, typed: str
+    services: Services, clock: FakeClock, typed: str, asked: str
 ) -> None:
     chat = Chat(services, clock, language="en" if typed.isascii() else "zh_CN")
     chat.send(start=True)
     said = chat.send(typed)
-    assert "您想反映什么" in said or "What would you like to tell us about" in said, said
+    assert asked in said, said
+    if asked in ("这件事是哪个村的", "Which village"):  # the words named the kind
+        back = chat.send("返回")  # still asked when the person goes back
+        assert "您想反映什么" in back or "What would you like to tell us about" in back, back

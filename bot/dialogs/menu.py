@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.answering import tracking_code_error
+from bot.dialogs import report
 from bot.flow import (
     UNFINISHED,
     Answers,
@@ -26,13 +27,14 @@ from bot.flow import (
     Text,
     Transition,
 )
-from bot.parsing import code_in
+from bot.parsing import clean, code_in
 from intake.tracking import (
     CodeProblem,
     looks_like_tracking_code,
     normalize_tracking_code,
     tracking_code_problem,
 )
+from locales.intents import default_intents
 
 
 def _kept(answers: Answers) -> dict[str, Any] | None:
@@ -163,9 +165,21 @@ def _typed(text: str, _answers: Answers, context: Context) -> Transition | Text 
         if any(ch.isdigit() for ch in typed) and any(ch.isalpha() for ch in typed):
             return tracking_code_error(text)
     if _about_reporting(text):
-        started = {"started_at": context.now.isoformat()}
-        return StartDialog("report", answers=started, suspend=True)
+        return _report(text, context)
     return None
+
+
+def _report(text: str, context: Context) -> StartDialog:
+    """Into the report dialog; past its first question when the words named the kind
+    ("我要投诉", "提个建议"), which 返回 still brings back."""
+    answers: dict[str, Any] = {"started_at": context.now.isoformat()}
+    kind = default_intents().match(clean(text), _KIND_INTENTS)
+    if kind is None:
+        return StartDialog("report", answers=answers, suspend=True)
+    answers["kind"] = kind.removeprefix("kind.")
+    following = report.DIALOG.after("kind", answers, context)
+    step = following.id if following is not None else None
+    return StartDialog("report", answers=answers, step=step, suspend=True, history=("kind",))
 
 
 #: Words that, inside a longer sentence typed at the menu ("我想反映一下村里的事"), mean
@@ -174,6 +188,9 @@ REPORT_WORDS = (
     *("举报", "投诉", "反映", "线索", "意见", "建议", "检举", "告状", "揭发", "咨询"),
     *("complain", "report a", "suggest"),
 )
+
+
+_KIND_INTENTS = tuple(str(choice.intent) for choice in report.KINDS)
 
 
 def _about_reporting(text: str) -> bool:
