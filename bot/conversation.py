@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot import inbound, numbered
+from bot.effect_kinds import reports
 from bot.effects import Effects
 from bot.engine import Engine, Input, Sprint
 from bot.flow import Context, Reply, Text, Village
@@ -333,7 +334,13 @@ class Conversations:
         db.add(row)
         outgoing = [*message.ahead, *(r.to_json() for r in rendered)]
         handed = self._queue_replies(db, row, outgoing, contact.id, now, handoff)
+        self._forget_anonymous(db, row)
         return rendered, handed
+
+    def _forget_anonymous(self, db: Session, row: inbound.InboundMessage) -> None:
+        """After an anonymous report (or a lookup of one): scrub the chat's messages of it,
+        now that this one's replies are written (:mod:`bot.effect_kinds.reports`)."""
+        reports.forget_if_asked(db, row, self.effects.cipher)
 
     def _queue_replies(
         self,

@@ -18,6 +18,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from intake.columns import json_column, utc_column, utcnow
 from intake.crypto import FieldCipher
+from intake.reports.anonymity import scrubbed_external_id
 
 #: What the ``sequence`` column holds; a sequence outside it orders by arrival instead
 #: (PostgreSQL would refuse the row, and the message with it).
@@ -70,10 +71,12 @@ def store(
     """Keep a new message; ``None`` when it was stored before (a redelivery).
 
     The unique constraint still guards a race between two workers: the loser's commit
-    raises ``IntegrityError``, which the caller treats as a redelivery.
+    raises ``IntegrityError``, which the caller treats as a redelivery. A message scrubbed
+    after an anonymous report is known by its keyed hash.
     """
+    known = (external_id, scrubbed_external_id(cipher, channel, external_id))
     seen = select(InboundMessage.id).where(
-        InboundMessage.channel == channel, InboundMessage.external_id == external_id
+        InboundMessage.channel == channel, col(InboundMessage.external_id).in_(known)
     )
     if session.exec(seen).first() is not None:
         return None

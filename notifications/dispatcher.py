@@ -253,6 +253,8 @@ class Dispatcher:
         """Remember how many parts of a multi-part row went, so a retry skips them."""
         row.payload = {**row.payload, "parts_sent": parts_sent}
         with self.db.write() as session:
+            if outbox.is_marked(session, row.id):  # keep a mark made meanwhile
+                row.payload[outbox.FORGET] = True
             session.execute(
                 update(OutboxMessage)
                 .where(col(OutboxMessage.id) == row.id)
@@ -283,6 +285,7 @@ class Dispatcher:
                         attempts=col(OutboxMessage.attempts) + 1,
                     )
                 )
+                outbox.blank_marked(session, delivered)
             for row, outcome in outcomes:
                 if isinstance(outcome, Delivered):
                     statuses.append(OutboxStatus.SENT)
@@ -304,11 +307,14 @@ class Dispatcher:
         self, session: Session, row: OutboxMessage, outcome: Outcome, now: datetime
     ) -> str:
         values = self._values(row, outcome, now)
+        values.update(outbox.forgotten(row, values))
         session.execute(
             update(OutboxMessage)
             .where(col(OutboxMessage.id) == row.id, self._sending_here())
             .values(**values)
         )
+        if values["status"] in outbox.SETTLED and not row.payload.get(outbox.FORGET):
+            outbox.blank_if_marked(session, row.id)  # marked while it was being sent
         if values["status"] == OutboxStatus.PENDING:
             outbox.hold_recipient(
                 session,

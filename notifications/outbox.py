@@ -29,7 +29,7 @@ Two delivery rules, by kind (:data:`AT_LEAST_ONCE`):
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, time
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -38,6 +38,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from intake.columns import json_column, utc_column, utcnow
 from intake.contacts import Contact
+from intake.workdays import SHANGHAI
 from notifications.sealing import seal_payload, sealer_of
 
 
@@ -69,6 +70,16 @@ class Priority(IntEnum):
     NOTICE = 5
     BULK = 10
 
+
+#: Bookkeeping beside a payload: once the row is settled, its payload is blanked to this
+#: key alone (replies to an anonymous reporter: see :func:`forget_once_settled`).
+FORGET = "forget"
+#: What a blanked row's recipient becomes.
+FORGOTTEN_RECIPIENT = "scrubbed"
+#: Where a row ends; a row marked :data:`FORGET` keeps no payload past it.
+SETTLED = frozenset(
+    {OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.STOPPED, OutboxStatus.UNKNOWN}
+)
 
 #: Kinds sent again when they may have been lost (a reply the villager waits for); every
 #: other kind is sent at most once (see the module docstring).
@@ -140,6 +151,98 @@ def enqueue(
         message.status, message.claimed_by, message.lease_until = OutboxStatus.CLAIMED, *claimed
     session.add(message)
     return message
+
+
+def forget_once_settled(session: Session, *, channel: str, recipient: str, since: datetime) -> int:
+    """Mark ``recipient``'s rows written since ``since`` to be blanked once settled.
+
+    The replies of an anonymous report's dialog carry the tracking code to the chat: the
+    row may keep it only until it is sent (or given up). Rows already settled are blanked
+    now. Returns how many rows were marked.
+    """
+    query = select(OutboxMessage).where(
+        OutboxMessage.channel == channel,
+        OutboxMessage.recipient == recipient,
+        col(OutboxMessage.created_at) >= since,
+    )
+    count = 0
+    for row in session.exec(query):
+        if row.status in SETTLED:
+            _apply(row, _blank(row, row.sent_at))
+        else:
+            row.payload = {**row.payload, FORGET: True}
+        session.add(row)
+        count += 1
+    return count
+
+
+def _day(moment: datetime) -> datetime:
+    """The start of ``moment``'s Beijing day, so a row cannot be matched by the minute."""
+    local = moment.astimezone(SHANGHAI).date()
+    return datetime.combine(local, time(0), tzinfo=SHANGHAI).astimezone(UTC)
+
+
+def _blank(row: OutboxMessage, sent_at: datetime | None) -> dict[str, Any]:
+    """What a marked row keeps once settled: its status and its day, nothing of the chat
+    (no payload, recipient, contact or error text) and no time of day."""
+    day = _day(row.created_at)
+    return {
+        "payload": {FORGET: True},
+        "recipient": FORGOTTEN_RECIPIENT,
+        "contact_id": None,
+        "last_error": None,
+        "created_at": day,
+        "next_attempt_at": day,
+        "sent_at": _day(sent_at) if sent_at is not None else None,
+    }
+
+
+def _apply(row: OutboxMessage, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        setattr(row, name, value)
+
+
+def forgotten(row: OutboxMessage, values: dict[str, Any]) -> dict[str, Any]:
+    """Extra values for the UPDATE settling ``row`` with ``values``: the blanking of a
+    marked row (see :func:`blank_if_marked` for one marked while it was being sent)."""
+    if row.payload.get(FORGET) and values["status"] in SETTLED:
+        return _blank(row, values.get("sent_at"))
+    return {}
+
+
+def is_marked(session: Session, row_id: int | None) -> bool:
+    """Whether the stored row was marked by :func:`forget_once_settled` (the sender's copy
+    may predate the mark)."""
+    row = session.get(OutboxMessage, row_id) if row_id is not None else None
+    return row is not None and bool(row.payload.get(FORGET))
+
+
+def blank_if_marked(session: Session, row_id: int | None) -> None:
+    """Blank a settled row that was marked while it was being sent.
+
+    The sender holds the row as it was read before :func:`forget_once_settled` marked it
+    (the chat's next message, answered meanwhile), so settling it checks the stored row.
+    """
+    row = session.get(OutboxMessage, row_id) if row_id is not None else None
+    if row is None or row.recipient == FORGOTTEN_RECIPIENT:
+        return
+    if row.payload.get(FORGET) and row.status in SETTLED:
+        _apply(row, _blank(row, row.sent_at))
+        session.add(row)
+
+
+def blank_marked(session: Session, row_ids: list[int | None]) -> None:
+    """:func:`blank_if_marked` for rows just settled together: one query finds the marked
+    ones (their mark sits beside the sealed payload)."""
+    ids = [row_id for row_id in row_ids if row_id is not None]
+    if not ids:
+        return
+    stored = session.exec(
+        select(OutboxMessage.id, OutboxMessage.payload).where(col(OutboxMessage.id).in_(ids))
+    )
+    for row_id, payload in list(stored):
+        if isinstance(payload, dict) and payload.get(FORGET):
+            blank_if_marked(session, row_id)
 
 
 def hold_recipient(
@@ -250,6 +353,8 @@ def resend(session: Session, row_id: int, *, now: datetime) -> OutboxMessage:
         raise ResendError(f"no outbox row {row_id}")
     if original.status not in (OutboxStatus.UNKNOWN, OutboxStatus.FAILED):
         raise ResendError(f"row {row_id} is {original.status}; only unknown or failed rows")
+    if original.payload.get(FORGET):
+        raise ResendError(f"row {row_id} was blanked (a reply to an anonymous reporter)")
     payload = {k: v for k, v in original.payload.items() if k != "parts_sent"}
     copy = OutboxMessage(
         channel=original.channel,

@@ -2,7 +2,8 @@
 
 Each ``tests/transcripts/<dialog>.<case>.yaml`` lists what the villager does (``start``,
 ``type``, ``press`` a button by its label, ``wait`` some time) and, under each action,
-the bot's replies; ``records`` lists what the conversation left in the database. Someone
+the bot's replies; ``records`` lists what the conversation left in the database. A step
+with ``as: <user>`` is sent by another chat (someone else looking a code up). Someone
 who knows the policy but not Python can read and review them. Regenerate them all with::
 
     .venv/bin/pytest tests/test_dialogs.py --update-transcripts
@@ -21,12 +22,15 @@ from sqlmodel import select
 
 from bot.conversation import Incoming
 from bot.engine import Input
+from bot.inbound import InboundMessage
 from bot.services import Services
 from intake.applications import Application
 from intake.audit import AuditEvent
 from intake.callbacks import CallbackRequest, note_of
 from intake.households import Household
 from intake.queue import QueueItem
+from intake.reports.anonymity import SCRUBBED_SENDER
+from intake.reports.models import Report
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
 CASES = sorted(TRANSCRIPTS.glob("*.yaml"))
@@ -66,17 +70,25 @@ def _replay(services: Services, clock: FakeClock, case: dict[str, Any]) -> list[
             steps.append(action)
             continue
         clock.advance(seconds=20)
-        message = Incoming("webhook", f"{user}-{number}", user, _input(action, buttons), language)
+        sender = str(step.get("as") or user)
+        if "as" in step:
+            action = {"as": sender, **action}
+        message = Incoming(
+            "webhook", f"{sender}-{number}", sender, _input(action, buttons), language
+        )
         outcome = services.conversations.receive(message)
         replies = []
+        on_screen: list[tuple[str, str]] = []
         for reply in outcome.replies:
             shown: dict[str, Any] = {
                 "text": _Literal(reply.text) if "\n" in reply.text else reply.text
             }
             if reply.buttons:
                 shown["buttons"] = [label for label, _ in reply.buttons]
-                buttons = list(reply.buttons)
+                # Every message's buttons stay pressable; a label in two, the last one's.
+                on_screen = [*reply.buttons, *on_screen]
             replies.append(shown)
+        buttons = on_screen or buttons
         steps.append({**action, "replies": replies})
     return steps
 
@@ -88,6 +100,14 @@ def _records(services: Services) -> dict[str, Any]:
         audit = db.exec(select(AuditEvent).order_by(AuditEvent.id)).all()  # type: ignore[arg-type]
         households = len(db.exec(select(Household)).all())
         callbacks = db.exec(select(CallbackRequest)).all()
+        reports = db.exec(select(Report).order_by(Report.id)).all()  # type: ignore[arg-type]
+        scrubbed = db.exec(
+            select(InboundMessage).where(InboundMessage.sender == SCRUBBED_SENDER)
+        ).all()
+    extra: dict[str, Any] = {}
+    if reports:  # only where there are: the other transcripts stay as they were
+        extra["reports"] = [_report(r, services) for r in reports]
+        extra["scrubbed_messages"] = len(scrubbed)
     return {
         "queue_items": [
             {
@@ -117,6 +137,32 @@ def _records(services: Services) -> dict[str, Any]:
             {"note": note_of(c, services.cipher), "context": c.context} for c in callbacks
         ],
         "audit": [e.action for e in audit],
+        **extra,
+    }
+
+
+def _report(report: Report, services: Services) -> dict[str, Any]:
+    """What a cadre would check of a filed report (names decrypted, phone masked)."""
+    cipher = services.cipher
+    phone = cipher.decrypt(report.phone_cipher) if report.phone_cipher else None
+    return {
+        "tracking_code": report.tracking_code,
+        "kind": report.kind,
+        "state": report.state,
+        "village": report.village_code,
+        "subject": report.subject_kind,
+        "subject_name": cipher.unseal(report.subject_name_cipher),
+        "text": cipher.decrypt(report.text_cipher),
+        "anonymous": report.anonymous,
+        "linked_to_chat": report.contact_id is not None,
+        "reporter": cipher.unseal(report.reporter_name_cipher),
+        "phone": f"{phone[:3]}****{phone[-4:]}" if phone else None,
+        "id_number_given": report.reporter_id_cipher is not None,
+        "callback_consent": report.callback_consent,
+        "routed_to": report.routed_level,
+        "route_reason": report.route_reason,
+        "first_response_due": str(report.first_response_due),
+        "answer_due": str(report.answer_due),
     }
 
 

@@ -62,6 +62,7 @@ def test_an_anonymous_tip_the_village_is_not_told_of() -> None:
     ]
     identity = render(replies[4], "zh_CN").text
     assert "乡镇工作专班" in identity and "匿名" in identity and "实名" in identity
+    assert "被反映的人看不到是谁反映的" in identity
     assert [e.name for e in effects] == ["report_filed"]
     data: dict[str, Any] = dict(effects[0].data)
     assert data == {
@@ -111,8 +112,15 @@ def test_a_question_or_suggestion_asks_no_subject(kind: str, who: str) -> None:
         [("press", kind), ("press", "v-a"), ("type", "低保怎么申请？"), ("press", "anonymous")]
     )
     assert "report.subject" not in _asked(replies)
-    assert who in render(replies[-2], "zh_CN").text
+    identity = render(replies[-2], "zh_CN").text
+    assert who in identity
+    # No one is reported on: the prompt says who reads it, not that "they" will not see.
+    assert "只有办理的干部看得到" in identity and "被反映的人" not in identity
     assert effects[0].data["subject"] == "general"
+    asked = render(replies[-3], "en").text
+    assert asked == (
+        "Please write your question:" if kind == "inquiry" else "Please write your suggestion:"
+    )
 
 
 def test_a_complaint_about_the_township_says_the_county_handles_it() -> None:

@@ -1,4 +1,5 @@
-"""The main menu: apply, my applications, check progress, call back, help, language.
+"""The main menu: apply, my applications, check progress, report a problem, call back, help,
+language.
 
 Work left unfinished (an application half filled in when the person sent /start, scanned
 a poster again or stayed away past the session's life) is kept in the menu's answers
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.answering import tracking_code_error
+from bot.dialogs import report
 from bot.flow import (
     UNFINISHED,
     Answers,
@@ -25,13 +27,14 @@ from bot.flow import (
     Text,
     Transition,
 )
-from bot.parsing import code_in
+from bot.parsing import clean, code_in
 from intake.tracking import (
     CodeProblem,
     looks_like_tracking_code,
     normalize_tracking_code,
     tracking_code_problem,
 )
+from locales.intents import default_intents
 
 
 def _kept(answers: Answers) -> dict[str, Any] | None:
@@ -39,13 +42,23 @@ def _kept(answers: Answers) -> dict[str, Any] | None:
     return kept if isinstance(kept, dict) else None
 
 
+def _offer(answers: Answers) -> dict[str, Any]:
+    """What a report lookup just offered (see :data:`REPORT_OFFER`), or nothing."""
+    offer = answers.get(REPORT_OFFER)
+    return offer if isinstance(offer, dict) else {}
+
+
 def _choices(answers: Answers, context: Context) -> tuple[Choice, ...]:
     resume = (Choice("resume", "menu.resume_draft"),) if _kept(answers) or context.draft else ()
+    offer = _offer(answers)
+    follow = tuple(Choice(value, label) for value, label in FOLLOW_UPS.items() if offer.get(value))
     return (
+        *follow,
         *resume,
         Choice("apply", "menu.apply"),
         Choice("mine", "menu.mine"),
         Choice("status", "menu.status"),
+        Choice("report", "menu.report", intent="report"),
         Choice("human", "menu.human"),
         Choice("help", "menu.help"),
         Choice("language", "menu.language"),
@@ -69,10 +82,41 @@ def _resume(kept: dict[str, Any]) -> StartDialog:
 
 
 #: Menu choices that open a dialog and come back to the menu (keeping what it keeps).
-_OPENS = {"mine": "mine", "status": "status", "human": "callback", "language": "language"}
+_OPENS = {
+    "mine": "mine",
+    "status": "status",
+    "report": "report",
+    "human": "callback",
+    "language": "language",
+}
+#: The menu's answer key where a report lookup leaves what it offered the person next:
+#: ``{"code": ..., "report_verify": True}`` (give the ID number's last 4 to read the
+#: answer) or ``{"code": ..., "report_object": True}`` (object to the answer). Set by
+#: :mod:`bot.effect_kinds.reports`; any menu choice clears it. For an anonymous report
+#: no code is kept (the follow-up asks for it), so the session holds no link to it.
+REPORT_OFFER = "report_offer"
+VERIFY, OBJECT = "report_verify", "report_object"
+FOLLOW_UPS = {VERIFY: "menu.report_verify", OBJECT: "menu.report_object"}
+
+
+def _follow_up(value: str, offer: dict[str, Any], context: Context) -> StartDialog:
+    """Into the report follow-up with what the lookup offered."""
+    answers: dict[str, Any] = {
+        "mode": "verify" if value == VERIFY else "object",
+        "started_at": context.now.isoformat(),
+    }
+    for key in ("code", "id_ending"):
+        if offer.get(key):
+            answers[key] = offer[key]
+    return StartDialog("report_followup", answers=answers, suspend=True)
 
 
 def _after(value: Any, answers: Answers, context: Context) -> Transition:
+    offer = _offer(answers)
+    answers.pop(REPORT_OFFER, None)  # an offer lasts until the next choice
+    answers.pop("choose", None)  # what was chosen need not stay in the session
+    if value in (VERIFY, OBJECT) and offer.get(value):
+        return _follow_up(str(value), offer, context)
     kept = _kept(answers)
     if value == "apply":
         return Goto("offer") if kept else _apply(context)
@@ -81,7 +125,10 @@ def _after(value: Any, answers: Answers, context: Context) -> Transition:
     if value == "resume" and context.draft:
         return StartDialog("self_application", answers=context.draft, step="consent")
     if value in _OPENS:
-        return StartDialog(_OPENS[str(value)], suspend=True)
+        opened = _OPENS[str(value)]
+        # A report's clock starts here, so the message that opened it is scrubbed too.
+        stamp = {"started_at": context.now.isoformat()} if opened == "report" else {}
+        return StartDialog(opened, answers=stamp, suspend=True)
     return EndDialog(message=Text("help.general"))
 
 
@@ -99,7 +146,7 @@ def _has_unfinished(answers: Answers, _context: Context) -> bool:
     return _kept(answers) is not None
 
 
-def _typed(text: str, _answers: Answers, _context: Context) -> Transition | Text | None:
+def _typed(text: str, _answers: Answers, context: Context) -> Transition | Text | None:
     """A tracking code typed at the menu goes straight to the status lookup.
 
     The code may sit inside a sentence ("我的编号是VXFJ-3N5V"). A mistyped one (wrong
@@ -117,7 +164,38 @@ def _typed(text: str, _answers: Answers, _context: Context) -> Transition | Text
         typed = problem[1]
         if any(ch.isdigit() for ch in typed) and any(ch.isalpha() for ch in typed):
             return tracking_code_error(text)
+    if _about_reporting(text):
+        return _report(text, context)
     return None
+
+
+def _report(text: str, context: Context) -> StartDialog:
+    """Into the report dialog; past its first question when the words named the kind
+    ("我要投诉", "提个建议"), which 返回 still brings back."""
+    answers: dict[str, Any] = {"started_at": context.now.isoformat()}
+    kind = default_intents().match(clean(text), _KIND_INTENTS)
+    if kind is None:
+        return StartDialog("report", answers=answers, suspend=True)
+    answers["kind"] = kind.removeprefix("kind.")
+    following = report.DIALOG.after("kind", answers, context)
+    step = following.id if following is not None else None
+    return StartDialog("report", answers=answers, step=step, suspend=True, history=("kind",))
+
+
+#: Words that, inside a longer sentence typed at the menu ("我想反映一下村里的事"), mean
+#: the person wants to report something; a bare word is matched as the ``report`` intent.
+REPORT_WORDS = (
+    *("举报", "投诉", "反映", "线索", "意见", "建议", "检举", "告状", "揭发", "咨询"),
+    *("complain", "report a", "suggest"),
+)
+
+
+_KIND_INTENTS = tuple(str(choice.intent) for choice in report.KINDS)
+
+
+def _about_reporting(text: str) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in REPORT_WORDS)
 
 
 DIALOG = Dialog(

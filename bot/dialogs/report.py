@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.dialogs.common import YES_NO
-from bot.dialogs.self_application import _needs_township, _needs_village, _townships, _villages
+from bot.dialogs.self_application import _townships, _villages
 from bot.flow import (
     Answers,
     Choice,
@@ -42,11 +42,11 @@ SUBJECTS: Mapping[str, tuple[str, ...]] = {
     "suggestion": ("general",),
 }
 KINDS = (
-    Choice("tip", "report.kind.tip"),
-    Choice("report", "report.kind.report"),
-    Choice("complaint", "report.kind.complaint"),
-    Choice("inquiry", "report.kind.inquiry"),
-    Choice("suggestion", "report.kind.suggestion"),
+    Choice("tip", "report.kind.tip", intent="kind.tip"),
+    Choice("report", "report.kind.report", intent="kind.report"),
+    Choice("complaint", "report.kind.complaint", intent="kind.complaint"),
+    Choice("inquiry", "report.kind.inquiry", intent="kind.inquiry"),
+    Choice("suggestion", "report.kind.suggestion", intent="kind.suggestion"),
 )
 _SUBJECT_LABELS = {
     "household": "report.subject.household",
@@ -54,7 +54,9 @@ _SUBJECT_LABELS = {
     "committee": "report.subject.committee",
     "township": "report.subject.township",
 }
-MAX_TEXT = 2000
+#: Below what a message may carry (:data:`bot.parsing.MAX_INPUT_CHARS`, beyond which typed
+#: text is cut): a longer account is refused with the limit, never silently shortened.
+MAX_TEXT = 900
 
 
 def _subject(answers: Answers) -> str:
@@ -64,9 +66,25 @@ def _subject(answers: Answers) -> str:
 
 
 def _kind_chosen(value: Any, answers: Answers, context: Context) -> Transition | None:
-    answers["started_at"] = context.now.isoformat()
+    # The menu stamps the moment the dialog opened (so the message that opened it is
+    # scrubbed too); a dialog entered otherwise starts its clock here.
+    answers.setdefault("started_at", context.now.isoformat())
     answers.pop("subject", None)
     return None
+
+
+def _needs_township(answers: Answers, context: Context) -> bool:
+    """Asked only where the villages span several townships.
+
+    Unlike an application, a report may concern another village than the one the
+    person's poster bound them to, so the place is always asked.
+    """
+    townships = {v.township_code for v in context.villages}
+    return "village" not in answers and len(townships) > 1
+
+
+def _needs_village(answers: Answers, _context: Context) -> bool:
+    return "village" not in answers
 
 
 def _needs_subject(answers: Answers, _context: Context) -> bool:
@@ -96,7 +114,19 @@ def _who_sees(answers: Answers, _context: Context) -> Mapping[str, Any]:
         key = "report.who.township"
     else:
         key = "report.who.village"
-    return {"who": Text(key)}
+    # A question or a suggestion names no one: say who reads it instead.
+    shield = "report.identity.readers" if subject == "general" else "report.identity.shield"
+    return {"who": Text(key), "shield": Text(shield)}
+
+
+def _what_to_write(answers: Answers, _context: Context) -> Mapping[str, Any]:
+    """A question or a suggestion is not "what happened"."""
+    kind = answers.get("kind")
+    if kind == "inquiry":
+        return {"what": Text("report.text.question")}
+    if kind == "suggestion":
+        return {"what": Text("report.text.suggestion")}
+    return {"what": Text("report.text.account")}
 
 
 def _is_named(answers: Answers, _context: Context) -> bool:
@@ -158,7 +188,14 @@ STEPS: tuple[Step, ...] = (
         when=_about("household"),
         help="help.report_village_told",
     ),
-    Step("text", "report.text", kind=Kind.TEXT, min_length=2, max_length=MAX_TEXT),
+    Step(
+        "text",
+        "report.text",
+        kind=Kind.TEXT,
+        min_length=2,
+        max_length=MAX_TEXT,
+        prompt_params=_what_to_write,
+    ),
     Step(
         "identity",
         "report.identity",

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot.effect_kinds.reports import report_status
 from bot.effects import EffectCall, handles
 from bot.flow import Reply, Text
 from intake.audit import events_for, reason_of
@@ -16,11 +17,15 @@ from intake.workdays import SHANGHAI
 
 @handles("status_requested")
 def status_requested(call: EffectCall) -> list[Reply]:
-    """查进度: the item's kind, state, due date and latest reason, by its code."""
+    """查进度: the item's kind, state, due date and latest reason, by its code.
+
+    A code that names no queue item may name a report (tips, complaints…), which tells
+    each asker only what they may know (:func:`bot.effect_kinds.reports.report_status`).
+    """
     code = str(call.data["code"])
     item = find_by_tracking_code(call.db, code)
     if item is None:
-        return [Reply((Text("status.not_found", {"code": code}),))]
+        return report_status(call, code, call.data.get("id_ending"))
     local_due = item.due_at.astimezone(SHANGHAI).date() if item.due_at else None
     params: dict[str, Any] = {
         "date": local_due or "",

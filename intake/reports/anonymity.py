@@ -31,7 +31,14 @@ from intake.reports.kinds import ReportRules
 from intake.reports.models import Report
 from intake.workdays import SHANGHAI, WorkdayCalendar
 
-__all__ = ["SCRUBBED_SENDER", "InboundRow", "RateLimited", "file_from_chat", "scrub_inbound"]
+__all__ = [
+    "SCRUBBED_SENDER",
+    "InboundRow",
+    "RateLimited",
+    "file_from_chat",
+    "scrub_inbound",
+    "scrubbed_external_id",
+]
 
 #: What a scrubbed message's sender becomes.
 SCRUBBED_SENDER = "scrubbed"
@@ -45,6 +52,8 @@ class InboundRow(Protocol):
     """The fields of a stored inbound message that can tell who sent what, and when
     (``bot.inbound.InboundMessage`` has them; intake does not import bot)."""
 
+    channel: str
+    external_id: str
     sender: str
     sequence: int | None
     payload_cipher: str
@@ -104,6 +113,13 @@ def file_from_chat(
     )
 
 
+def scrubbed_external_id(cipher: FieldCipher, channel: str, external_id: str) -> str:
+    """What a scrubbed message's id becomes: a keyed hash, since a channel's id may name
+    the chat (Telegram's ``cb:<chat>:<message>``, WeChat's ``<openid>:<time>``). The store
+    looks for it too, so a redelivery is still recognised."""
+    return "scrubbed:" + cipher.lookup_hash(f"inbound\x1f{channel}\x1f{external_id}")
+
+
 def scrub_inbound(rows: Iterable[InboundRow], cipher: FieldCipher) -> int:
     """Blank what ties these stored messages to their sender and their content.
 
@@ -114,6 +130,8 @@ def scrub_inbound(rows: Iterable[InboundRow], cipher: FieldCipher) -> int:
     empty = cipher.encrypt(json.dumps({}))
     count = 0
     for row in rows:
+        if not row.external_id.startswith("scrubbed:"):
+            row.external_id = scrubbed_external_id(cipher, row.channel, row.external_id)
         row.sender = SCRUBBED_SENDER
         row.sequence = None
         row.payload_cipher = empty

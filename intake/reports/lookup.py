@@ -93,6 +93,11 @@ class StatusView:
     full: bool = False
     #: The given ID ending was wrong, or too many wrong ones were tried today.
     id_refused: bool = False
+    #: The reporter's ID number is on file, so a reporter asking from another chat may
+    #: open the full view with its last 4 characters.
+    verifiable: bool = False
+    #: The last day the asker may object to the answer (the full view only, once).
+    objection_until: date | None = None
 
 
 @dataclass(frozen=True)
@@ -221,5 +226,7 @@ def lookup(
             detail=_detail(session, shown, cipher) if full else None,
             full=full,
             id_refused=id_ending is not None and matched is not True and not own,
+            verifiable=not full and report.reporter_id_cipher is not None,
+            objection_until=objection_open_until(report, rules) if full else None,
         ),
     )

@@ -27,9 +27,11 @@ from sqlmodel import Session, select
 
 from intake import audit
 from intake.crypto import FieldCipher
+from intake.notices import NoticePoster
 from intake.reports.filing import audit_time, deadlines, local_day
 from intake.reports.kinds import Level, ReportRules
 from intake.reports.models import FINAL_STATES, SUBJECT_KIND, Report, ReportState, history
+from intake.reports.notices import answer_notices
 from intake.reports.routing import level_above, may_act
 from intake.users import User
 from intake.workdays import WorkdayCalendar
@@ -207,8 +209,15 @@ def apply(
     now: datetime,
     reason: str | None = None,
     facts: Mapping[str, Any] | None = None,
+    post: NoticePoster | None = None,
+    rules: ReportRules | None = None,
 ) -> Done:
-    """Make one cadre move on ``report``; :class:`ProcedureError` if it is not allowed."""
+    """Make one cadre move on ``report``; :class:`ProcedureError` if it is not allowed.
+
+    With ``post`` (the composition root's outbox writer) and the region's ``rules``, an
+    answer is sent to each named reporter's chat in this transaction
+    (:func:`~intake.reports.notices.answer_notices`); the others read it by code.
+    """
     facts = facts or {}
     if not may_act(user.scope(), report):
         raise _refuse("您不能办理这件反映。", "You may not act on this report.")
@@ -244,6 +253,12 @@ def apply(
     report.state = row.target.value
     session.add(report)
     _record(session, user, report, f"report.{action.value}", now, data, cipher.seal(reason))
+    if post is not None and rules is not None and action is Action.ANSWER:
+        answer = str(facts.get("answer") or "").strip()
+        for notice in answer_notices(
+            session, notify, answer=answer, answered=report, rules=rules, at=now
+        ):
+            post(session, notice)
     return Done(report, notify)
 
 
