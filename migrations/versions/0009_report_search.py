@@ -1,0 +1,55 @@
+"""report search and letters: the name index of applications, files filed with reports
+
+Revision ID: 0009_report_search
+Revises: 0008_reports
+Create Date: 2026-12-02 08:00:00
+
+Hand-written for both SQLite and PostgreSQL (issue 8). The search box of the queue and of
+the hotline console finds applications by the head's name with an exact match, which
+``ix_application_head_name`` serves (reports are found by keyed hashes that 0008 indexed
+already). ``report_attachment`` links a file to a report (a mailbox letter's photo);
+``report_file`` keeps the encrypted bytes of a file uploaded on the cadre pages, which no
+channel keeps for us.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision: str = "0009_report_search"
+down_revision: str | None = "0008_reports"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_application_head_name", "application", ["head_name"])
+    op.create_table(
+        "report_attachment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("report_id", sa.Integer(), nullable=False),
+        sa.Column("attachment_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["report_id"], ["report.id"]),
+        sa.ForeignKeyConstraint(["attachment_id"], ["attachment.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("attachment_id"),
+    )
+    op.create_index("ix_report_attachment_report_id", "report_attachment", ["report_id"])
+    op.create_table(
+        "report_file",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("attachment_id", sa.Integer(), nullable=False),
+        sa.Column("content_cipher", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.ForeignKeyConstraint(["attachment_id"], ["attachment.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("attachment_id"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("report_file")
+    op.drop_index("ix_report_attachment_report_id", table_name="report_attachment")
+    op.drop_table("report_attachment")
+    op.drop_index("ix_application_head_name", table_name="application")
