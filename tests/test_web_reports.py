@@ -264,7 +264,10 @@ async def test_merge_refer_and_unfounded(services: Services) -> None:
 async def test_a_named_reporters_phone_is_revealed_by_a_logged_action(
     services: Services,
 ) -> None:
-    report = _file(services, _complaint(reporter=Reporter("王小红", PHONE, id_number(5))))
+    report = _file(
+        services,
+        _complaint(subject_name="<i>李</i>", reporter=Reporter(XSS, PHONE, id_number(5))),
+    )
     add_user(services, "xiang", Role.TOWNSHIP, "gangkou")
     add_user(services, "op", Role.OPERATOR, "gangkou")
     async with client_for(services) as client:
@@ -279,7 +282,9 @@ async def test_a_named_reporters_phone_is_revealed_by_a_logged_action(
         ).status_code == 404
         await login(client, "xiang")
         page = await client.get(f"/cadre/reports/{report.id}")
-        assert PHONE not in page.text and "王小红" in page.text
+        assert PHONE not in page.text and "139****5678" in page.text
+        assert ESCAPED in page.text and XSS not in page.text, "the reporter's name, escaped"
+        assert "&lt;i&gt;李&lt;/i&gt;" in page.text
         csrf = await _csrf(client, f"/cadre/reports/{report.id}")
         shown = await client.post(
             f"/cadre/reports/{report.id}/reveal/phone", data={"csrf_token": csrf}
