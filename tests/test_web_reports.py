@@ -351,6 +351,10 @@ async def test_a_mailbox_letter_with_its_photo(services: Services, clock: FakeCl
             data={**letter, "csrf_token": csrf, "letter_date": "2099-01-01"},
         )
         assert future.status_code == 422 and ESCAPED in future.text, "the text is kept"
+        mismatch = await client.post(
+            "/cadre/reports/letter", data={**letter, "csrf_token": csrf, "subject": "household"}
+        )
+        assert mismatch.status_code == 422 and "这类反映不能选这个对象" in mismatch.text
         not_photo = await client.post(
             "/cadre/reports/letter",
             data={**letter, "csrf_token": csrf},

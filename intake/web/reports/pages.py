@@ -200,12 +200,12 @@ def build_reports_router(deps: WebDeps) -> APIRouter:
             except Exception as error:
                 logger.warning("could not fetch report attachment %s: %s", row.id, type(error))
                 raise HTTPException(status_code=502, detail="the channel gave no file") from None
-        return file_response(row, content, mime, letters_file_name(deps, row))
+        return file_response(row, content, mime, _file_name(deps, row))
 
     return router
 
 
-def letters_file_name(deps: WebDeps, row: Attachment) -> str | None:
+def _file_name(deps: WebDeps, row: Attachment) -> str | None:
     """The file name the uploader gave, decrypted."""
     return deps.cipher.unseal(row.file_name_cipher)
 
@@ -423,15 +423,16 @@ def _file_letter(
         if not village_ok:
             raise letters.LetterError("cadre.letter.bad_village")
         day = letters.letter_date(typed.letter_date, now)
-        policy = deps.policies.get(viewer.scope.region_code or "") or next(
-            iter(deps.policies.values())
-        )
+        policy = _policy(deps, viewer)
+        rules = report_rules(policy)
+        if typed.kind in set(ReportKind) and typed.subject not in rules.kind(typed.kind).subjects:
+            raise letters.LetterError("cadre.letter.bad_subject")
         with deps.db.write() as db:
             report = file_report(
                 db,
                 typed.draft(),
                 policy=policy,
-                rules=report_rules(policy),
+                rules=rules,
                 cipher=deps.cipher,
                 calendar=deps.calendar,
                 new_code=new_tracking_code,
