@@ -7,7 +7,8 @@ Create Date: 2026-12-02 08:00:00
 Hand-written for both SQLite and PostgreSQL (issue 8). The search box of the queue and of
 the hotline console finds applications by the head's name with an exact match, which
 ``ix_application_head_name`` serves (reports are found by keyed hashes that 0008 indexed
-already). ``report_attachment`` links a file to a report (a mailbox letter's photo);
+already). The reports queue walks ``ix_report_{region,township,village}_due`` in deadline order
+instead of sorting every report of the scope. ``report_attachment`` links a file to a report (a mailbox letter's photo);
 ``report_file`` keeps the encrypted bytes of a file uploaded on the cadre pages, which no
 channel keeps for us.
 """
@@ -24,8 +25,18 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+#: The reports queue's deadline order within each scope (see intake.web.reports.listing).
+DUE_INDEXES = {
+    "ix_report_region_due": ["region_code", "answer_due", "id"],
+    "ix_report_township_due": ["township_code", "answer_due", "id"],
+    "ix_report_village_due": ["village_code", "answer_due", "id"],
+}
+
+
 def upgrade() -> None:
     op.create_index("ix_application_head_name", "application", ["head_name"])
+    for name, columns in DUE_INDEXES.items():
+        op.create_index(name, "report", columns)
     op.create_table(
         "report_attachment",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -52,4 +63,6 @@ def downgrade() -> None:
     op.drop_table("report_file")
     op.drop_index("ix_report_attachment_report_id", table_name="report_attachment")
     op.drop_table("report_attachment")
+    for name in DUE_INDEXES:
+        op.drop_index(name, table_name="report")
     op.drop_index("ix_application_head_name", table_name="application")

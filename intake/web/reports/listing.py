@@ -1,9 +1,9 @@
 """The reports queue's data: the reports a scope may see, filtered, deadline first.
 
 Every list and count here is filtered by :func:`~intake.reports.routing.visibility`, the
-one scope rule of reports, in the database. Open reports come first, soonest deadline
-first (the answer's; a report not yet accepted is due for its first response earlier,
-which its row shows); finished ones after, newest first.
+one scope rule of reports, in the database. A list of one state (or of the open ones, the
+default) is in deadline order, soonest answer first (a report not yet accepted is due for
+its first response earlier, which its row shows); the list of every state is newest first.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col, select
 
 from intake.reports.kinds import ReportKind
@@ -145,11 +145,15 @@ def report_page(
     page_size: int = PAGE_SIZE,
 ) -> ReportPage:
     """The page of the reports queue the filters ask for."""
-    finished = case((col(Report.state).in_(_OPEN_STATES), 0), else_=1)
+    # Deadline order (an index per scope serves it, migration 0009); everything at once is
+    # shown newest first, which the primary key serves.
+    order: list[Any] = [col(Report.answer_due), col(Report.id)]
+    if filters.state == ALL:
+        order = [col(Report.id).desc()]
     query = (
         select(Report)
         .where(*_conditions(scope, filters, today))
-        .order_by(finished, col(Report.answer_due), col(Report.id))
+        .order_by(*order)
         .offset((filters.page - 1) * page_size)
         .limit(page_size + 1)
     )

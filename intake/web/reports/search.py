@@ -96,48 +96,40 @@ def search(session: Session, scope: Scope, cipher: FieldCipher, typed: str) -> F
         .where(scope.where())
     )
     reports_base = select(Report).where(visibility(scope).sql)
+    # Exact matches are few: no ORDER BY in SQL, so the planner goes by the hash's own
+    # index instead of walking the primary key backwards (sorted here instead).
     items: list[tuple[QueueItem, str | None]] = []
+    reports: list[Report] = []
     if by is SearchBy.CODE:
         items = list(session.exec(items_base.where(QueueItem.tracking_code == value)))
         reports = list(session.exec(reports_base.where(Report.tracking_code == value)))
     elif by is SearchBy.ID_NUMBER:
         digest = cipher.lookup_hash(value)
-        household = select(Household.id).where(Household.id_hash == digest)
-        items = list(
-            session.exec(
-                items_base.where(col(Application.household_id).in_(household.scalar_subquery()))
-                .order_by(col(QueueItem.id).desc())
-                .limit(MAX_RESULTS)
+        households = list(session.exec(select(Household.id).where(Household.id_hash == digest)))
+        if households:
+            items = list(
+                session.exec(
+                    items_base.where(col(Application.household_id).in_(households)).limit(
+                        MAX_RESULTS
+                    )
+                )
             )
-        )
         reports = list(
-            session.exec(
-                reports_base.where(Report.reporter_id_hash == digest)
-                .order_by(col(Report.id).desc())
-                .limit(MAX_RESULTS)
-            )
+            session.exec(reports_base.where(Report.reporter_id_hash == digest).limit(MAX_RESULTS))
         )
     elif by is SearchBy.PHONE:
+        digest = cipher.lookup_hash(value)
         reports = list(
-            session.exec(
-                reports_base.where(Report.phone_hash == cipher.lookup_hash(value))
-                .order_by(col(Report.id).desc())
-                .limit(MAX_RESULTS)
-            )
+            session.exec(reports_base.where(Report.phone_hash == digest).limit(MAX_RESULTS))
         )
     else:
         items = list(
-            session.exec(
-                items_base.where(Application.head_name == value)
-                .order_by(col(QueueItem.id).desc())
-                .limit(MAX_RESULTS)
-            )
+            session.exec(items_base.where(Application.head_name == value).limit(MAX_RESULTS))
         )
+        digest = cipher.lookup_hash(value)
         reports = list(
-            session.exec(
-                reports_base.where(Report.subject_name_hash == cipher.lookup_hash(value))
-                .order_by(col(Report.id).desc())
-                .limit(MAX_RESULTS)
-            )
+            session.exec(reports_base.where(Report.subject_name_hash == digest).limit(MAX_RESULTS))
         )
+    items.sort(key=lambda row: -(row[0].id or 0))
+    reports.sort(key=lambda report: -(report.id or 0))
     return Found(query, by, [(item, name) for item, name in items], reports)
