@@ -132,6 +132,8 @@ async def test_a_village_cadre_never_sees_a_complaint_about_their_village(
         assert _codes(listing.text) == [ours.tracking_code]
         assert "已收到 <b>1</b>" in listing.text, "counts leave it out too"
         assert about_us.tracking_code not in listing.text
+        queue = await client.get("/cadre/")
+        assert "群众反映待办 1 件" in queue.text, "the queue's count of reports leaves it out"
         for url in (
             f"/cadre/reports/{about_us.id}",
             f"/cadre/reports/{about_us.id}/attachments/1",
@@ -176,6 +178,7 @@ async def test_a_village_cadre_never_sees_a_complaint_about_their_village(
         page = await client.get(f"/cadre/reports/{about_us.id}")
         assert page.status_code == 200
         assert "本村看不到" in page.text, "the page says why it is routed here"
+        assert "群众反映待办 2 件" in (await client.get("/cadre/")).text
 
 
 async def test_accept_investigate_answer_close_then_the_objection_goes_up(

@@ -22,7 +22,7 @@ from intake.reports.procedure import next_due
 from intake.reports.routing import visibility
 from intake.users import Scope
 
-__all__ = ["OPEN", "ReportFilters", "ReportPage", "ReportRow", "open_count", "report_page"]
+__all__ = ["OPEN", "ReportFilters", "ReportPage", "ReportRow", "report_page"]
 
 PAGE_SIZE = 50
 OPEN = "open"
@@ -128,12 +128,6 @@ def state_counts(session: Session, scope: Scope, village: str | None) -> dict[st
         conditions.append(col(Report.village_code) == village)
     query = select(Report.state, func.count()).where(*conditions).group_by(col(Report.state))
     return {state: int(count) for state, count in session.exec(query)}
-
-
-def open_count(session: Session, scope: Scope) -> int:
-    """How many open reports ``scope`` may see (for the queue's link to them)."""
-    query = select(func.count()).where(visibility(scope).sql, col(Report.state).in_(_OPEN_STATES))
-    return int(session.exec(query).one())
 
 
 def report_page(
