@@ -8,7 +8,8 @@ Hand-written for both SQLite and PostgreSQL (issue 8). The search box of the que
 the hotline console finds applications by the head's name with an exact match, which
 ``ix_application_head_name`` serves (reports are found by keyed hashes that 0008 indexed
 already). The reports queue walks ``ix_report_{region,township,village}_due`` in deadline order
-instead of sorting every report of the scope. ``report_attachment`` links a file to a report (a mailbox letter's photo);
+instead of sorting every report of the scope, and counts states from ``ix_report_counts``
+without reading the table. ``report_attachment`` links a file to a report (a mailbox letter's photo);
 ``report_file`` keeps the encrypted bytes of a file uploaded on the cadre pages, which no
 channel keeps for us.
 """
@@ -30,6 +31,8 @@ DUE_INDEXES = {
     "ix_report_region_due": ["region_code", "answer_due", "id"],
     "ix_report_township_due": ["township_code", "answer_due", "id"],
     "ix_report_village_due": ["village_code", "answer_due", "id"],
+    # The per-state counts of any scope, read from the index alone.
+    "ix_report_counts": ["state", "region_code", "township_code", "village_code", "routed_level"],
 }
 
 

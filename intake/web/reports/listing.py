@@ -3,7 +3,8 @@
 Every list and count here is filtered by :func:`~intake.reports.routing.visibility`, the
 one scope rule of reports, in the database. A list of one state (or of the open ones, the
 default) is in deadline order, soonest answer first (a report not yet accepted is due for
-its first response earlier, which its row shows); the list of every state is newest first.
+its first response earlier, which its row shows); the list of every state is latest
+deadline first, so the newest.
 """
 
 from __future__ import annotations
@@ -139,11 +140,11 @@ def report_page(
     page_size: int = PAGE_SIZE,
 ) -> ReportPage:
     """The page of the reports queue the filters ask for."""
-    # Deadline order (an index per scope serves it, migration 0009); everything at once is
-    # shown newest first, which the primary key serves.
+    # Deadline order, served by an index per scope (migration 0009); everything at once is
+    # shown latest deadline first (the newest), the same index read backwards.
     order: list[Any] = [col(Report.answer_due), col(Report.id)]
     if filters.state == ALL:
-        order = [col(Report.id).desc()]
+        order = [col(Report.answer_due).desc(), col(Report.id).desc()]
     query = (
         select(Report)
         .where(*_conditions(scope, filters, today))
