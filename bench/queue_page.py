@@ -1,12 +1,16 @@
-"""Benchmark: the cadre queue page and the item page with 100,000 items in 50 villages.
+"""Benchmark: the cadre queue page, the item page and the search box with 100,000 items
+in 50 villages, 30,000 of them reports from the public.
 
 Builds a database (SQLite in a temporary directory, then a fresh PostgreSQL schema) with
-N items (default 100,000) spread over 50 villages in 5 townships, each application with
-its household, assessment and three audit events, through the real migrations. Then it
-asks the real app (FastAPI over httpx's ASGI transport, in process: server time, no
-network) for filtered queue pages as a village cadre, a township team and the county
-office, and for item pages, R times each (default 200), and prints p50 / p95 / max in
-milliseconds. Target: p95 under 100 ms.
+N items (default 100,000) spread over 50 villages in 5 townships: 70 % applications, each
+with its household, assessment and three audit events, and 30 % reports (tips, reports,
+complaints, questions, suggestions; a third of them named, with a phone and ID number),
+through the real migrations. Then it asks the real app (FastAPI over httpx's ASGI
+transport, in process: server time, no network) for filtered queue pages as a village
+cadre, a township team and the county office, for item pages, for the reports queue, and
+for the search box by tracking code (an application's and a report's), by name and by ID
+number (a household's and a reporter's), R times each (default 200), and prints p50 / p95
+/ max in milliseconds. Target: p95 under 100 ms.
 
     .venv/bin/python bench/queue_page.py --items 100000 --requests 200
     .venv/bin/python bench/queue_page.py --backend sqlite
@@ -24,7 +28,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +50,13 @@ from intake.households import Household
 from intake.identity import id_check_digit
 from intake.policy import default_policy_path
 from intake.queue import QueueItem
+from intake.reports.filing import deadlines
+from intake.reports.kinds import report_rules
+from intake.reports.models import Report
+from intake.reports.routing import route
+from intake.tracking import new_tracking_code
 from intake.users import Role, create_user
+from intake.workdays import WorkdayCalendar
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PASSWORD = "bench password 123"
@@ -62,6 +72,18 @@ STATUSES = [
     ("withdrawn", 5),
 ]
 TOWNSHIPS, VILLAGES_PER = 5, 10
+#: The share of items that are reports from the public (30,000 of 100,000).
+REPORT_SHARE = 0.3
+REPORT_KINDS = [
+    ("tip", "household", 30),
+    ("report", "household", 20),
+    ("complaint", "cadre", 15),
+    ("complaint", "committee", 10),
+    ("complaint", "township", 5),
+    ("inquiry", "general", 15),
+    ("suggestion", "general", 5),
+]
+REPORT_STATES = ["received", "accepted", "investigating", "answered", "closed", "unfounded"]
 
 
 def bench_policy(directory: Path) -> None:
@@ -82,7 +104,9 @@ def bench_policy(directory: Path) -> None:
 
 
 def _id(n: int) -> str:
-    first17 = f"421223{1950 + n % 50}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
+    """A valid ID number, a different one for every ``n`` below a million."""
+    region = 421000 + (n // 1000) % 1000
+    first17 = f"{region}{1950 + n % 50}{1 + n % 12:02d}{1 + n % 28:02d}{n % 1000:03d}"
     return first17 + id_check_digit(first17)
 
 
@@ -101,18 +125,20 @@ class Shared:
     policy_version: str
 
 
-def _rows(n: int, rng: random.Random, shared: Shared) -> dict[str, list[dict[str, Any]]]:
+def _rows(
+    n: int, rng: random.Random, shared: Shared, code: str, id_hash: str
+) -> dict[str, list[dict[str, Any]]]:
     """The queue item, household, application and audit events of application ``n``."""
     t, v = n % TOWNSHIPS, (n // TOWNSHIPS) % VILLAGES_PER
     village = f"t{t}-v{v}"
     created = NOW - timedelta(days=rng.randint(0, 300), minutes=rng.randint(0, 1440))
     due = created + timedelta(days=rng.randint(1, 30)) if rng.random() < 0.7 else None
     risk = rng.choice([",01,", ",01,10,", ",02,08,", ",05,", ",99,"])
-    item = dict(id=n + 1, kind="application", status=_status(rng), tracking_code=f"B{n:08d}",
+    item = dict(id=n + 1, kind="application", status=_status(rng), tracking_code=code,
                 region_code="bench", township_code=f"t{t}", village_code=village,
                 fast_track=rng.random() < 0.05, due_at=due, contact_id=None, created_at=created,
                 updated_at=created, risk_codes=risk, merged_into_id=None)  # fmt: skip
-    household = dict(id=n + 1, id_hash=f"{n:064d}", id_cipher=shared.id_cipher,
+    household = dict(id=n + 1, id_hash=id_hash, id_cipher=shared.id_cipher,
                      head_name=f"户主{n}", village_code=village, size=3,
                      phone_cipher=shared.phone_cipher, category="general", poverty_exit_year=None,
                      created_at=created, updated_at=created)  # fmt: skip
@@ -139,8 +165,35 @@ TABLES = {
 }
 
 
-def populate(services: Services, count: int, rng: random.Random) -> None:
-    """Insert ``count`` applications with households and audit events, in batches."""
+@dataclass
+class Codes:
+    """Tracking codes handed out so far (applications and reports share one space)."""
+
+    rng: random.Random
+    taken: set[str]
+
+    def __call__(self) -> str:
+        while True:
+            code = new_tracking_code(self.rng)
+            if code not in self.taken:
+                self.taken.add(code)
+                return code
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What the search cases look for: codes, names and ID numbers known to exist."""
+
+    item_codes: list[str]
+    report_codes: list[str]
+    names: list[str]
+    ids: list[str]
+    reporter_ids: list[str]
+
+
+def populate(services: Services, count: int, rng: random.Random) -> Sample:
+    """Insert ``count`` items: applications with households and audit events, and reports
+    (:data:`REPORT_SHARE` of them), in batches; returns what the search cases look for."""
     policy = services.default_policy
     raw = {"household_size": 3, "medical_out_of_pocket_yuan": 35000, "annual_income_yuan": 24000}
     answers = parse_answers(raw)
@@ -151,21 +204,99 @@ def populate(services: Services, count: int, rng: random.Random) -> None:
         phone_cipher=services.cipher.encrypt("13812345678"),
         policy_version=policy.version,
     )
-    for start in range(0, count, 5000):
+    codes = Codes(rng, set())
+    applications = count - int(count * REPORT_SHARE)
+    cipher = services.cipher
+    sample = Sample([], [], [], [], [])
+    for start in range(0, applications, 5000):
         batch: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
-        for n in range(start, min(count, start + 5000)):
-            for name, rows in _rows(n, rng, shared).items():
+        for n in range(start, min(applications, start + 5000)):
+            code = codes()
+            for name, rows in _rows(n, rng, shared, code, cipher.lookup_hash(_id(n))).items():
                 batch[name].extend(rows)
+            if n % 97 == 0:
+                sample.item_codes.append(code)
+                sample.names.append(f"户主{n}")
+                sample.ids.append(_id(n))
         with services.db.engine.begin() as conn:
             for name, model in TABLES.items():
                 conn.execute(insert(model.__table__), batch[name])  # type: ignore[attr-defined]
+    _reports(services, count - applications, rng, codes, sample)
     with services.db.engine.begin() as conn:
         if services.db.is_sqlite:
             conn.execute(text("ANALYZE"))
-            return
+            return sample
         conn.execute(text("SELECT setval('queue_item_id_seq', (SELECT max(id) FROM queue_item))"))
-        for table in ("queue_item", "application", "household", "audit_event"):
+        conn.execute(text("SELECT setval('report_id_seq', (SELECT max(id) FROM report))"))
+        for table in ("queue_item", "application", "household", "audit_event", "report"):
             conn.execute(text(f"ANALYZE {table}"))
+    return sample
+
+
+def _reports(
+    services: Services, count: int, rng: random.Random, codes: Codes, sample: Sample
+) -> None:
+    """Insert ``count`` reports over the villages, a third named (phone, ID number)."""
+    cipher = services.cipher
+    rules = report_rules(services.default_policy)
+    calendar = WorkdayCalendar()
+    text_cipher = cipher.encrypt("他家老人大病住院，欠了很多债。")
+    name_cipher, phone_cipher = cipher.encrypt("户主"), cipher.encrypt("13812345678")
+    id_cipher = cipher.encrypt(_id(999_999))
+    phone_hash = cipher.lookup_hash("13812345678")
+    kinds = [(k, s) for k, s, _ in REPORT_KINDS]
+    weights = [w for _, _, w in REPORT_KINDS]
+    for start in range(0, count, 5000):
+        rows = []
+        for n in range(start, min(count, start + 5000)):
+            kind, subject = rng.choices(kinds, weights)[0]
+            rule = rules.kind(kind)
+            where = route(rule, _subject(subject))
+            t, v = n % TOWNSHIPS, (n // TOWNSHIPS) % VILLAGES_PER
+            received = NOW.date() - timedelta(days=rng.randint(0, 300))
+            first, answer, estimated = deadlines(
+                received, rule.first_response_working_days, rule.answer_working_days, calendar
+            )
+            named = n % 3 == 0
+            reporter_id = _id(500_000 + n)
+            state = rng.choice(REPORT_STATES)
+            code = codes()
+            subject_name = f"户主{n * 7 % 70_000}" if subject == "household" else None
+            rows.append(dict(
+                tracking_code=code, kind=kind, source="chat", state=state, region_code="bench",
+                township_code=f"t{t}", village_code=None if subject == "township" else f"t{t}-v{v}",
+                subject_kind=subject, subject_name_cipher=text_cipher if subject_name else None,
+                subject_name_hash=cipher.lookup_hash(subject_name) if subject_name else None,
+                text_cipher=text_cipher, anonymous=not named, contact_id=None,
+                reporter_name_cipher=name_cipher if named else None,
+                phone_cipher=phone_cipher if named else None,
+                phone_hash=phone_hash if named else None,
+                reporter_id_cipher=id_cipher if named else None,
+                reporter_id_hash=cipher.lookup_hash(reporter_id) if named else None,
+                callback_consent=named, routed_level=where.level.value, route_reason=where.reason,
+                village_told=True, assignee_id=None, answer_cipher=None, referred_to=None,
+                merged_into_id=None, objected=False, received_on=received, clock_from=received,
+                first_response_due=first, answer_due=answer, due_estimated=estimated,
+                first_response_on=None if state == "received" else received,
+                answered_on=_answered(received, state),
+                closed_on=None,
+            ))  # fmt: skip
+            if n % 97 == 0:
+                sample.report_codes.append(code)
+                if named:
+                    sample.reporter_ids.append(reporter_id)
+        with services.db.engine.begin() as conn:
+            conn.execute(insert(Report.__table__), rows)  # type: ignore[attr-defined]
+
+
+def _answered(received: date, state: str) -> date | None:
+    return received + timedelta(days=5) if state in ("answered", "closed") else None
+
+
+def _subject(value: str) -> Any:
+    from intake.reports.kinds import SubjectKind
+
+    return SubjectKind(value)
 
 
 def users(services: Services) -> None:
@@ -175,6 +306,7 @@ def users(services: Services) -> None:
             ("cun", Role.VILLAGE, "t2-v7"),
             ("xiang", Role.TOWNSHIP, "t2"),
             ("xian", Role.COUNTY, "bench"),
+            ("op", Role.OPERATOR, "bench"),
         ):
             create_user(
                 db,
@@ -224,11 +356,13 @@ def _summary(label: str, times: list[float]) -> str:
     return f"  {label:<46} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  max {worst:6.1f} ms"
 
 
-async def measure(services: Services, requests: int, rng: random.Random, items: int) -> list[str]:
+async def measure(
+    services: Services, requests: int, rng: random.Random, sample: Sample, applications: int
+) -> list[str]:
     """Time every case ``requests`` times; returns printable lines."""
     app = create_app(services.settings, services)
     lines = []
-    for user in ("cun", "xiang", "xian"):
+    for user in ("cun", "xiang", "xian", "op"):
         transport = httpx.ASGITransport(app=app, client=("10.0.0.9", 5000))
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             await _login(client, user)
@@ -236,16 +370,51 @@ async def measure(services: Services, requests: int, rng: random.Random, items: 
                 if who != user:
                     continue
                 lines.append(_summary(label, await _time(client, "/cadre/", params, requests)))
-            village = {"cun": "t2-v7", "xiang": "t2-v", "xian": "t"}[user]
-            ids = [
-                n + 1
-                for n in rng.sample(range(items), min(items, 5000))
-                if _village_of(n).startswith(village)
-            ]
-            lines.append(
-                _summary(f"{user}: item page", await _time_items(client, ids[:requests] or [1]))
-            )
+            if user in ("xiang", "xian"):
+                for label, params in REPORT_CASES:
+                    timed = await _time(client, "/cadre/reports", params, requests)
+                    lines.append(_summary(f"{user}: {label}", timed))
+            if user != "op":
+                village = {"cun": "t2-v7", "xiang": "t2-v", "xian": "t"}[user]
+                ids = [
+                    n + 1
+                    for n in rng.sample(range(applications), min(applications, 5000))
+                    if _village_of(n).startswith(village)
+                ]
+                timed = await _time_items(client, ids[:requests] or [1])
+                lines.append(_summary(f"{user}: item page", timed))
+            if user in ("xiang", "xian", "op"):
+                for label, queries in _searches(sample):
+                    timed = await _time_search(client, queries, requests)
+                    lines.append(_summary(f"{user}: search by {label}", timed))
     return lines
+
+
+REPORT_CASES: list[tuple[str, dict[str, str]]] = [
+    ("reports queue, open", {}),
+    ("reports queue, all, page 3", {"state": "all", "page": "3"}),
+]
+
+
+def _searches(sample: Sample) -> list[tuple[str, list[str]]]:
+    return [
+        ("application code", sample.item_codes),
+        ("report code", sample.report_codes),
+        ("name", sample.names),
+        ("household ID", sample.ids),
+        ("reporter ID", sample.reporter_ids),
+    ]
+
+
+async def _time_search(client: httpx.AsyncClient, queries: list[str], count: int) -> list[float]:
+    await client.get("/cadre/search", params={"q": queries[0]})  # warm
+    times = []
+    for n in range(count):
+        start = time.perf_counter()
+        response = await client.get("/cadre/search", params={"q": queries[n % len(queries)]})
+        times.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200
+    return times
 
 
 def _village_of(n: int) -> str:
@@ -301,13 +470,14 @@ def run(backend: str, items: int, requests: int) -> None:
     rng = random.Random(2026)
     try:
         start = time.perf_counter()
-        populate(services, items, rng)
+        sample = populate(services, items, rng)
         users(services)
         print(
-            f"{backend}: {items:,} items in 50 villages, "
+            f"{backend}: {items:,} items ({int(items * REPORT_SHARE):,} reports) in 50 villages, "
             f"loaded in {time.perf_counter() - start:.0f} s"
         )
-        for line in asyncio.run(measure(services, requests, rng, items)):
+        applications = items - int(items * REPORT_SHARE)
+        for line in asyncio.run(measure(services, requests, rng, sample, applications)):
             print(line)
     finally:
         services.db.dispose()

@@ -1,5 +1,11 @@
 """The cadre's daily digest: what is new and what is due soon in their area.
 
+Reports from the public are counted and listed in their own lines, chosen by
+:func:`~intake.reports.routing.visibility` like every report page: a complaint about a
+village committee reaches the township's digest, never that village's. An overdue report
+stays in the digest of its level and of every level above that sees it (the township sees
+its villages' reports), the ladder every item climbs.
+
 Content only; ``notifications.digest`` decides when to send it (working hours, once a
 day) and writes it to the outbox for the user's linked chat account.
 """
@@ -7,13 +13,16 @@ day) and writes it to the outbox for the user's linked chat account.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlmodel import Session, col, func, select
 
 from intake.notices import format_date
 from intake.policy import Policy
 from intake.queue import CLOSED_STATUSES, QueueItem
+from intake.reports.models import Report, ReportState
+from intake.reports.procedure import next_due
+from intake.reports.routing import visibility
 from intake.users import User
 from intake.web.labels import STATUS
 from intake.workdays import SHANGHAI, WorkdayCalendar
@@ -70,7 +79,8 @@ def build_digest(
             .limit(200)
         )
     )
-    if not new_count and not due:
+    reports = _reports(session, user, since, now, calendar)
+    if not new_count and not due and not reports.new and not reports.due:
         return None
     locale = normalize_locale(user.language)
     overdue = sum(1 for item in due if item.due_at is not None and item.due_at < now)
@@ -83,7 +93,8 @@ def build_digest(
         soon=len(due) - overdue,
         overdue=overdue,
     )
-    lines = [header, *_lines(locale, due, new, _village_names(policies))]
+    names = _village_names(policies)
+    lines = [header, *_lines(locale, due, new, names), *_report_lines(locale, reports, names)]
     lines.append(translate(locale, "notice.digest.link", url=base_url.rstrip("/") + "/cadre/"))
     return Digest(
         user_id=user.id,
@@ -117,6 +128,81 @@ def _lines(
     if hidden > 0:
         lines.append(translate(locale, "notice.digest.more", count=hidden))
     return lines
+
+
+@dataclass(frozen=True)
+class _Reports:
+    """The reports part of a digest: how many are new, and the open ones due soon."""
+
+    new: int
+    due: list[tuple[Report, str, date]]
+    overdue: int
+
+
+_RUNNING = [ReportState.RECEIVED.value, ReportState.ACCEPTED.value, ReportState.INVESTIGATING.value]
+
+
+def _reports(
+    session: Session, user: User, since: datetime, now: datetime, calendar: WorkdayCalendar
+) -> _Reports:
+    """The reports ``user`` may see that are new since ``since`` or due by the next
+    working day (their next deadline: first response, then answer)."""
+    seen = visibility(user.scope()).sql
+    since_day = since.astimezone(SHANGHAI).date()
+    today = now.astimezone(SHANGHAI).date()
+    soon = calendar.end_of_working_day(now, 1).astimezone(SHANGHAI).date()
+    new = session.exec(
+        select(func.count()).select_from(Report).where(seen, col(Report.received_on) >= since_day)
+    ).one()
+    running = session.exec(
+        select(Report)
+        .where(
+            seen,
+            col(Report.state).in_(_RUNNING),
+            col(Report.first_response_due) <= soon,
+        )
+        .order_by(col(Report.first_response_due), col(Report.id))
+        .limit(500)
+    )
+    due = []
+    for report in running:
+        step = next_due(report)
+        if step is not None and step[1] <= soon:
+            due.append((report, step[0], step[1]))
+    due.sort(key=lambda row: (row[2], row[0].id or 0))
+    return _Reports(int(new), due, sum(1 for _, _, day in due if day < today))
+
+
+def _report_lines(locale: str, reports: _Reports, names: dict[str, str]) -> list[str]:
+    """The reports' header and one line per due report, at most :data:`MAX_LINES`."""
+    if not reports.new and not reports.due:
+        return []
+    lines = [
+        translate(
+            locale,
+            "notice.digest.reports",
+            new=reports.new,
+            soon=len(reports.due) - reports.overdue,
+            overdue=reports.overdue,
+        )
+    ]
+    for report, step, day in reports.due[:MAX_LINES]:
+        lines.append(
+            translate(
+                locale,
+                "notice.digest.report_line",
+                code=report.tracking_code,
+                village=names.get(report.village_code or "", report.township_code),
+                step=translate(locale, _STEP[step]),
+                due=format_date(day, locale),
+            )
+        )
+    if len(reports.due) > MAX_LINES:
+        lines.append(translate(locale, "notice.digest.more", count=len(reports.due) - MAX_LINES))
+    return lines
+
+
+_STEP = {"first_response": "cadre.report.due.first_response", "answer": "cadre.report.due.answer"}
 
 
 def default_since(user: User, now: datetime, calendar: WorkdayCalendar) -> datetime:

@@ -4,6 +4,8 @@
   columns in the attachments' order, one row per enrolled household;
 * the household screening form (入户排查表) of seed 002 as XLSX, one row per household
   waiting for its home visit, pre-filled with what the application already says;
+* the reports register (群众反映登记表): one row per report the user may see, with no
+  reporter's name, phone or ID number (a report's reporter is for its page alone);
 * the public-notice list (公示名单) is in :mod:`intake.public_notice`.
 
 Column widths fit the content (an 18-character ID number shows whole; East Asian
@@ -33,14 +35,20 @@ from intake.households import Household
 from intake.policy import Policy
 from intake.procedure import Enrollment, enrolment_text
 from intake.queue import ItemKind, ItemStatus, QueueItem
+from intake.reports.kinds import Level, ReportKind
+from intake.reports.models import Report, ReportState
+from intake.reports.routing import visibility
 from intake.users import Scope
 from intake.workdays import SHANGHAI
 
 __all__ = [
     "MEASURES_COLUMNS",
+    "REPORTS_COLUMNS",
     "ROSTER_COLUMNS",
     "SCREENING_COLUMNS",
     "measures_xlsx",
+    "reports_rows",
+    "reports_xlsx",
     "roster_xlsx",
     "screening_xlsx",
     "text_cell",
@@ -68,6 +76,21 @@ SCREENING_COLUMNS = (
     "其它特殊困难农户（简要说明）", "排查出的风险问题", "拟采取的帮助措施（有问题则必填）",
     "是否有小额信贷需求", "户主（签字）",
 )  # fmt: skip
+
+#: The reports register: what came in, about whom, where it is handled, how far it got.
+REPORTS_COLUMNS = (
+    "序号", "编号", "类型", "来源", "乡镇", "村", "反映对象", "对象姓名", "办理层级", "状态",
+    "收到日期", "答复期限", "答复日期",
+)  # fmt: skip
+KIND_NAMES = {
+    ReportKind.TIP: "线索", ReportKind.REPORT: "举报", ReportKind.COMPLAINT: "投诉",
+    ReportKind.INQUIRY: "咨询", ReportKind.SUGGESTION: "建议",
+}  # fmt: skip
+SOURCE_NAMES = {"chat": "网上", "hotline": "热线电话", "mailbox": "意见箱"}
+SUBJECT_NAMES = {
+    "household": "农户", "cadre": "村干部", "committee": "村委会", "township": "乡镇",
+    "general": "—",
+}  # fmt: skip
 
 #: Leading characters that make a spreadsheet read a cell as a formula (OWASP).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -266,6 +289,51 @@ def _accepted_phone(
     """The household's accepted phone; the filing's only while the household has none."""
     token = household.phone_cipher if household and household.phone_cipher else None
     return cipher.unseal(token or application.phone_cipher) or ""
+
+
+def reports_rows(
+    session: Session,
+    scope: Scope,
+    cipher: FieldCipher,
+    policies: dict[str, Policy],
+    village: str | None = None,
+) -> list[list[Any]]:
+    """One row per report ``scope`` may see (:func:`~intake.reports.routing.visibility`),
+    oldest first; never the reporter's identity."""
+    from intake.reports.figures import LEVEL_NAMES, STATE_NAMES  # figures imports text_cell
+
+    query = select(Report).where(visibility(scope).sql)
+    if village:
+        query = query.where(Report.village_code == village)
+    places = _places(policies)
+    townships = {t.code: t.name for p in policies.values() for t in p.townships}
+    rows = []
+    reports = session.exec(query.order_by(col(Report.received_on), col(Report.id)))
+    for number, report in enumerate(reports, 1):
+        _township, village_name = places.get(report.village_code or "", ("", ""))
+        rows.append(
+            [
+                number,
+                report.tracking_code,
+                KIND_NAMES.get(ReportKind(report.kind), report.kind),
+                SOURCE_NAMES.get(report.source, report.source),
+                townships.get(report.township_code, report.township_code),
+                village_name,
+                SUBJECT_NAMES.get(report.subject_kind, report.subject_kind),
+                cipher.unseal(report.subject_name_cipher) or "",
+                LEVEL_NAMES[Level(report.routed_level)],
+                STATE_NAMES[ReportState(report.state)],
+                report.received_on.isoformat(),
+                report.answer_due.isoformat(),
+                report.answered_on.isoformat() if report.answered_on else "",
+            ]
+        )
+    return rows
+
+
+def reports_xlsx(rows: list[list[Any]], unit: str, now: datetime) -> bytes:
+    """The reports register workbook, laid out like the roster."""
+    return _xlsx(f"群众反映登记表（{_month(now)}）", unit, REPORTS_COLUMNS, rows)
 
 
 def text_cell(value: Any) -> Any:

@@ -22,6 +22,7 @@ from wechat_support import wechat_settings
 
 from bot.app import build_channels, create_app
 from bot.channels.base import Capabilities, Channel, adapt, numbered, split_text
+from bot.channels.operator import Turn
 from bot.channels.registry import CHANNELS
 from bot.channels.terminal import Line
 from bot.channels.webhook import WebhookMessage
@@ -85,6 +86,8 @@ def sample(name: str, channel: Channel[Any]) -> Any:
         return Line("t-1", "u-1", "你好")
     if name == "wechat":
         return parse_message(inbound_xml("oVillager", "text", msg_id=1, Content="你好"))
+    if name == "operator":
+        return Turn(7, "0123456789ab", "0" * 32, text="你好")
     return [{"phone_number": "13800138000", "content": "TD"}]
 
 
@@ -133,15 +136,25 @@ def test_replies_are_presented_within_the_channels_capabilities(
 async def test_routes_live_under_channels_and_refuse_strangers_politely(
     name: str, every: tuple[Services, dict[str, Channel[Any]]]
 ) -> None:
-    """Mounted by the app, and an unsigned request is refused (never 404, never 2xx)."""
+    """Mounted by the app, and an unsigned request is refused (never 404, never 2xx).
+
+    The operator's console is a cadre page: it lives under ``/cadre/hotline``, and a
+    stranger is sent to the cadre login (a page view) or refused (a POST)."""
     services, channels = every
     routes = channels[name].router()
     found = [(r.path, m) for r in (routes.routes if routes else []) for m in r.methods]  # type: ignore[attr-defined]
-    assert all(path.startswith("/channels/") for path, _ in found)
+    prefix = "/cadre/hotline" if name == "operator" else "/channels/"
+    assert all(path.startswith(prefix) for path, _ in found)
     transport = httpx.ASGITransport(app=create_app(services.settings, services))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         for path, method in found:
-            response = await client.request(method, path, content=b"[]")
+            response = await client.request(
+                method, path.replace("{call_id}", "0" * 12), content=b"[]"
+            )
+            if name == "operator" and method == "GET":
+                assert response.status_code == 303
+                assert response.headers["location"] == "/cadre/login"
+                continue
             assert response.status_code in (401, 403), (path, response.status_code)
             assert re.search("[\u4e00-\u9fff]", response.text), "a polite word in Chinese"
 
@@ -158,7 +171,7 @@ async def test_a_channel_starts_stops_and_closes(
 
 def test_an_unconfigured_channel_is_left_out(settings: Settings, services: Services) -> None:
     names = {channel.name for channel in build_channels(settings, services)}
-    assert names == {"webhook", "terminal"}
+    assert names == {"webhook", "terminal", "operator"}
 
 
 def test_numbered_and_lettered_choices() -> None:

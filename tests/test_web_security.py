@@ -13,6 +13,9 @@ from cadre_support import add_user, apply_by_chat, callback_item, client_for, lo
 
 from bot.app import create_app
 from bot.services import Services
+from intake.reports.filing import ReportDraft, file_report
+from intake.reports.kinds import report_rules
+from intake.reports.models import Report
 from intake.users import Role
 
 #: What a page's markup must not hold: each would be refused by ``script-src 'self'`` /
@@ -23,7 +26,7 @@ INLINE = re.compile(
 )
 
 
-def _cadre_gets(services: Services, item_id: int) -> list[str]:
+def _cadre_gets(services: Services, item_id: int, report_id: int = 1) -> list[str]:
     """Every GET route under /cadre (from the app's route table, as its schema lists it),
     with each path parameter filled in every way it can be."""
     schema = create_app(services.settings, services).openapi()
@@ -35,7 +38,8 @@ def _cadre_gets(services: Services, item_id: int) -> list[str]:
     urls = []
     for template in templates:
         url = template.replace("{item_id}", str(item_id)).replace("{attachment_id}", "1")
-        kinds = ("roster", "measures", "screening") if "{kind}" in url else ("",)
+        url = url.replace("{report_id}", str(report_id)).replace("{call_id}", "0" * 12)
+        kinds = ("roster", "measures", "screening", "reports") if "{kind}" in url else ("",)
         urls += [url.replace("{kind}", kind) for kind in kinds]
     return urls
 
@@ -59,9 +63,27 @@ def _assert_hardened(response: httpx.Response, *, personal: bool = True) -> None
         assert found is None, f"{where}: inline {found.group(0) if found else ''!r}"
 
 
+def _report(services: Services) -> Report:
+    """A tip from the chat, so the report pages are rendered too."""
+    policy = services.default_policy
+    draft = ReportDraft("tip", "gangkou-bailing", "household", "<b>他家</b>", "张大山")
+    with services.db.write() as db:
+        return file_report(
+            db,
+            draft,
+            policy=policy,
+            rules=report_rules(policy),
+            cipher=services.cipher,
+            calendar=services.calendar,
+            new_code=services.effects.new_code,
+            now=services.clock(),
+        )
+
+
 async def test_every_cadre_page_sends_the_hardening_headers(services: Services) -> None:
     item = apply_by_chat(services, sender="sec-1")
     callback = callback_item(services, "gangkou-bailing")
+    report = _report(services)
     add_user(services, "root", Role.ADMIN, None)
     seen = 0
     async with client_for(services) as client:
@@ -70,7 +92,7 @@ async def test_every_cadre_page_sends_the_hardening_headers(services: Services) 
         _assert_hardened(await client.post(f"/cadre/items/{item.id}/act"))  # 401 page
         csrf = await login(client, "root")
         for item_id in (item.id or 0, callback.id or 0):
-            for url in _cadre_gets(services, item_id):
+            for url in _cadre_gets(services, item_id, report.id or 0):
                 response = await client.get(url)
                 assert response.status_code < 500, url
                 assert "{" not in url, url

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import bot.channels.sms as sms
 import bot.channels.wechat.channel as wechat
-from bot.channels import telegram, terminal, webhook
+from bot.channels import operator, telegram, terminal, webhook
 from bot.channels.base import ChannelFactory
 
 CHANNELS: tuple[ChannelFactory, ...] = (
@@ -14,6 +14,7 @@ CHANNELS: tuple[ChannelFactory, ...] = (
     terminal.FACTORY,
     wechat.FACTORY,
     sms.FACTORY,
+    operator.FACTORY,
 )
 
 

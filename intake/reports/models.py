@@ -24,6 +24,8 @@ __all__ = [
     "FINAL_STATES",
     "SUBJECT_KIND",
     "Report",
+    "ReportAttachment",
+    "ReportFile",
     "ReportSource",
     "ReportState",
     "find_report",
@@ -115,6 +117,31 @@ class Report(SQLModel, table=True):
     first_response_on: date | None = None
     answered_on: date | None = None
     closed_on: date | None = None
+
+
+class ReportAttachment(SQLModel, table=True):
+    """A file filed with a report: a photo of a mailbox letter, or one sent in the chat.
+
+    The file itself is an :class:`~intake.attachments.Attachment` (its channel keeps it,
+    or, for a letter typed in by a cadre, :class:`ReportFile` does). Migration 0009.
+    """
+
+    __tablename__ = "report_attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    attachment_id: int = Field(foreign_key="attachment.id", unique=True)
+
+
+class ReportFile(SQLModel, table=True):
+    """The bytes of a file uploaded on the cadre pages (a letter's photo), encrypted: no
+    channel keeps it for us. Base64 inside the token. Migration 0009."""
+
+    __tablename__ = "report_file"
+
+    id: int | None = Field(default=None, primary_key=True)
+    attachment_id: int = Field(foreign_key="attachment.id", unique=True)
+    content_cipher: str
 
 
 def find_report(session: Session, code: str) -> Report | None:

@@ -16,6 +16,7 @@ from intake.web.deps import WebDeps
 from intake.web.export_pages import build_account_router, build_export_router
 from intake.web.pages import build_router
 from intake.web.render import STATIC_DIR
+from intake.web.reports import build_reports_router
 
 __all__ = ["STATIC_DIR", "WebDeps", "cadre_router"]
 
@@ -26,4 +27,5 @@ def cadre_router(deps: WebDeps) -> APIRouter:
     router.include_router(build_router(deps))
     router.include_router(build_export_router(deps))
     router.include_router(build_account_router(deps))
+    router.include_router(build_reports_router(deps))
     return router

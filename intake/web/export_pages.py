@@ -43,6 +43,7 @@ _SHEETS: dict[str, tuple[Sheet, Book, str]] = {
     "roster": (exports.roster_rows, exports.roster_xlsx, "花名册"),
     "measures": (exports.measures_rows, exports.measures_xlsx, "帮扶措施台账"),
     "screening": (_screening, exports.screening_xlsx, "入户排查表"),
+    "reports": (exports.reports_rows, exports.reports_xlsx, "群众反映登记表"),
 }
 
 
@@ -55,7 +56,8 @@ def _village(request: Request, viewer: Viewer, deps: WebDeps) -> str | None:
     return wanted
 
 
-def _unit(deps: WebDeps, viewer: Viewer, village: str | None) -> str:
+def unit_name(deps: WebDeps, viewer: Viewer, village: str | None) -> str:
+    """The unit an export is for: the village asked for, or the viewer's place."""
     scope = viewer.scope
     if village:
         return deps.village_name(village)
@@ -67,7 +69,7 @@ def _unit(deps: WebDeps, viewer: Viewer, village: str | None) -> str:
     return policy.region.name if policy else "全部"
 
 
-def _record(
+def record_download(
     db: Session,
     viewer: Viewer,
     kind: str,
@@ -76,6 +78,7 @@ def _record(
     at: datetime,
     form: str = "xlsx",
 ) -> None:
+    """Record a download in the audit log (rows counted, never their content)."""
     assert viewer.user.id is not None
     audit.record(
         db,
@@ -118,8 +121,8 @@ def build_export_router(deps: WebDeps) -> APIRouter:
         now = deps.clock()
         with deps.db.write() as db:
             rows = rows_of(db, viewer.scope, deps.cipher, deps.policies, village)
-            _record(db, viewer, kind, village, len(rows), now)
-        body = book(rows, _unit(deps, viewer, village), now)
+            record_download(db, viewer, kind, village, len(rows), now)
+        body = book(rows, unit_name(deps, viewer, village), now)
         filename = f"{kind}-{now:%Y%m%d}.xlsx"
         disposition = f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(label)}.xlsx"
         headers = {"Content-Disposition": disposition}
@@ -131,11 +134,11 @@ def build_export_router(deps: WebDeps) -> APIRouter:
         now = deps.clock()
         with deps.db.write() as db:  # the printable list is a download too: logged
             rows = public_notice.notice_rows(db, viewer.scope, deps.policies, village, now=now)
-            _record(db, viewer, "notice", village, len(rows), now, "html")
+            record_download(db, viewer, "notice", village, len(rows), now, "html")
         context = {
             "viewer": viewer,
             "rows": rows,
-            "unit": _unit(deps, viewer, village),
+            "unit": unit_name(deps, viewer, village),
             "hotline": _hotline(deps, viewer),
             "issuer": _issuer(deps, viewer, village, rows, now),
             "empty_text": public_notice.EMPTY_TEXT,
@@ -148,8 +151,8 @@ def build_export_router(deps: WebDeps) -> APIRouter:
         now = deps.clock()
         with deps.db.write() as db:
             rows = public_notice.notice_rows(db, viewer.scope, deps.policies, village, now=now)
-            _record(db, viewer, "notice", village, len(rows), now, "pdf")
-        unit = _unit(deps, viewer, village)
+            record_download(db, viewer, "notice", village, len(rows), now, "pdf")
+        unit = unit_name(deps, viewer, village)
         title = f"{unit}防止返贫监测对象纳入公示"
         footer = _notice_footer(_hotline(deps, viewer))
         issuer = _issuer(deps, viewer, village, rows, now)
@@ -249,7 +252,7 @@ def _issuer(
         townships = [deps.township_name(viewer.scope.township_code)]
     else:
         townships = [row.township for row in rows]
-    region = _unit(deps, viewer, None)
+    region = unit_name(deps, viewer, None)
     today = now.astimezone(SHANGHAI).date()
     name = deps.village_name(code) if code else None
     return public_notice.issuer_of(name, townships, region, today)

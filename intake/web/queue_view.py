@@ -21,6 +21,8 @@ from sqlmodel import Session, col, select
 from intake.applications import Application
 from intake.procedure import estimated_deadline_year
 from intake.queue import CLOSED_STATUSES, ItemKind, ItemStatus, QueueItem
+from intake.reports.models import FINAL_STATES, Report
+from intake.reports.routing import visibility
 from intake.users import Scope
 from intake.workdays import WorkdayCalendar
 
@@ -100,6 +102,8 @@ class QueuePage:
     counts: dict[str, int]
     has_more: bool
     filters: Filters
+    #: Reports from the public still open that the scope may see (they have their own list).
+    reports_open: int = 0
 
 
 def _conditions(scope: Scope, filters: Filters, now: datetime) -> list[ColumnElement[bool]]:
@@ -182,7 +186,14 @@ def queue_page(
         for item, head_name in found[:page_size]
     ]
     counts = status_counts(session, _count_conditions(scope, filters))
-    return QueuePage(rows, counts, len(found) > page_size, filters)
+    return QueuePage(rows, counts, len(found) > page_size, filters, open_reports(session, scope))
+
+
+def open_reports(session: Session, scope: Scope) -> int:
+    """How many unfinished reports ``scope`` may see (:func:`visibility`, as everywhere)."""
+    finished = [s.value for s in FINAL_STATES]
+    query = select(func.count()).where(visibility(scope).sql, col(Report.state).not_in(finished))
+    return int(session.exec(query).one())
 
 
 def _limited(item: QueueItem) -> bool:
