@@ -15,6 +15,8 @@ import pytest
 from helpers_support import cipher, migrated, policies
 from sqlmodel import col, select
 
+from bot.app import _schedule, dispatcher_for
+from bot.services import Services
 from intake.contacts import Contact
 from intake.db import Database
 from intake.helpers.assignments import assign_helper, create_helper
@@ -338,3 +340,21 @@ def test_scheduling_twice_keeps_one_row(database_url: str) -> None:
     assert len(timers(db)) == 1
     with db.read() as session:
         assert session.exec(select(Helper)).all() == []
+
+
+def test_the_app_installs_the_jobs_table_and_nothing_twice(services: Services) -> None:
+    """The running app ticks through the jobs table: every JOBS row is there once, and the
+    daily digest is no longer a second job of its own."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler()
+    _schedule(scheduler, services, dispatcher_for(services, []))  # type: ignore[arg-type]
+    names = [job.id for job in scheduler.get_jobs()]
+    assert len(names) == len(set(names))
+    assert {job.name for job in JOBS} <= set(names)
+    assert set(names) - {job.name for job in JOBS} == {
+        "inbound.recover", "outbox.recover", "sessions.purge"}  # fmt: skip
+    digest = next(job for job in scheduler.get_jobs() if job.id == "digest.cadres")
+    ctx = digest.func.args[0]
+    assert isinstance(ctx, JobContext) and ctx.db is services.db
+    assert ctx.policies is services.policies and ctx.clock is services.clock
