@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
-from bot.dialogs import callback, language, menu, mine, self_application, status_lookup
+from bot.dialogs import (
+    callback,
+    helper_link,
+    language,
+    menu,
+    mine,
+    self_application,
+    status_lookup,
+    visit,
+)
 from bot.flow import Dialog
 
 DIALOGS: dict[str, Dialog] = {
     module.DIALOG.id: module.DIALOG
-    for module in (menu, self_application, status_lookup, callback, language, mine)
+    for module in (
+        menu,
+        self_application,
+        status_lookup,
+        callback,
+        language,
+        mine,
+        helper_link,
+        visit,
+    )
 }
 
 __all__ = ["DIALOGS"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.answering import tracking_code_error
+from bot.dialogs import helper_link, visit
 from bot.flow import (
     UNFINISHED,
     Answers,
@@ -26,6 +27,7 @@ from bot.flow import (
     Transition,
 )
 from bot.parsing import code_in
+from intake.helpers.links import looks_like_link_code
 from intake.tracking import (
     CodeProblem,
     looks_like_tracking_code,
@@ -49,6 +51,7 @@ def _choices(answers: Answers, context: Context) -> tuple[Choice, ...]:
         Choice("human", "menu.human"),
         Choice("help", "menu.help"),
         Choice("language", "menu.language"),
+        *((Choice("visit", "menu.visit"),) if context.helper else ()),
     )
 
 
@@ -82,6 +85,8 @@ def _after(value: Any, answers: Answers, context: Context) -> Transition:
         return StartDialog("self_application", answers=context.draft, step="consent")
     if value in _OPENS:
         return StartDialog(_OPENS[str(value)], suspend=True)
+    if value == "visit":
+        return visit.listed()
     return EndDialog(message=Text("help.general"))
 
 
@@ -106,6 +111,8 @@ def _typed(text: str, _answers: Answers, _context: Context) -> Transition | Text
     check symbol, or a look-alike such as O for D among letters and digits) is explained
     rather than met with "not understood".
     """
+    if looks_like_link_code(text):  # a helper's one-time code (帮扶责任人绑定)
+        return helper_link.check(text)
     text = code_in(text) or text
     if looks_like_tracking_code(text):
         code = normalize_tracking_code(text)

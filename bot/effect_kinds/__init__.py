@@ -5,6 +5,7 @@ a module here and naming it below.
 """
 
 from bot.effect_kinds import applications, language, lookups, requests
+from bot.effect_kinds import helpers as helpers
 from bot.effects import HANDLERS
 
 __all__ = ["HANDLERS", "applications", "language", "lookups", "requests"]

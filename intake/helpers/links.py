@@ -35,6 +35,8 @@ __all__ = [
     "LinkOutcome",
     "check_link_code",
     "deep_link_payload",
+    "linked_helper",
+    "looks_like_link_code",
     "new_link_code",
     "normalize_link_code",
     "redeem_link_code",
@@ -68,6 +70,26 @@ def normalize_link_code(raw: str) -> str:
     if text.lower().startswith(_DEEP_LINK_PREFIX):
         text = text[len(_DEEP_LINK_PREFIX) :]
     return "".join(ch for ch in text.upper() if ch.isalnum())
+
+
+def looks_like_link_code(raw: str) -> bool:
+    """Whether typed text has a link code's shape (10 symbols of the code alphabet, any
+    case, separators allowed): the menu then checks it instead of "not understood"."""
+    text = raw.translate(_HALF_WIDTH).strip()
+    if len(text) > 24:
+        return False
+    code = normalize_link_code(text)
+    return len(code) == CODE_SYMBOLS and all(ch in ALPHABET for ch in code)
+
+
+def linked_helper(session: Session, channel: str, external_id: str) -> Helper | None:
+    """The active helper whose verified chat this is, if any."""
+    query = select(Helper).where(
+        Helper.chat_channel == channel,
+        Helper.chat_external_id == external_id,
+        Helper.state == HelperState.ACTIVE,
+    )
+    return session.exec(query.order_by(col(Helper.id))).first()
 
 
 def deep_link_payload(code: str) -> str:
@@ -178,6 +200,16 @@ def redeem_link_code(
     helper = session.get(Helper, link.helper_id)
     if helper is None or helper.state != HelperState.ACTIVE:
         return None
+    # One chat, one helper: a phone handed on to a successor links the successor only.
+    session.execute(
+        update(Helper)
+        .where(
+            col(Helper.chat_channel) == channel,
+            col(Helper.chat_external_id) == external_id,
+            col(Helper.id) != helper.id,
+        )
+        .values(chat_channel=None, chat_external_id=None, linked_at=None, updated_at=now)
+    )
     helper.chat_channel, helper.chat_external_id = channel, external_id
     helper.linked_at = helper.updated_at = now
     session.add(helper)

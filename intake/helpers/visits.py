@@ -257,3 +257,63 @@ def record_visit(
     )
     session.add(visit)
     return visit
+
+
+# --- the helper's own list (the visit log in the chat) -----------------------------------
+
+
+def _own(helper_id: int) -> Any:
+    return (
+        select(Household.id, Household.head_name)
+        .join(HelperAssignment, col(HelperAssignment.household_id) == Household.id)
+        .where(HelperAssignment.helper_id == helper_id, col(HelperAssignment.ended_at).is_(None))
+    )
+
+
+def households_page(
+    session: Session, helper_id: int, *, page: int, size: int, query: str | None = None
+) -> tuple[list[tuple[int, str]], bool]:
+    """A page of the helper's current households ``(id, head's name)`` by name, and whether
+    more follow; ``query`` keeps the names containing it. Only their own, by construction."""
+    statement = _own(helper_id)
+    if query:
+        statement = statement.where(col(Household.head_name).contains(query.strip()))
+    statement = statement.order_by(col(Household.head_name), col(Household.id))
+    rows = session.exec(statement.offset(max(page, 0) * size).limit(size + 1)).all()
+    return [(int(h), str(n)) for h, n in rows[:size]], len(rows) > size
+
+
+def own_household(session: Session, helper_id: int, household_id: int) -> Household | None:
+    """The household if the helper helps it now, else ``None`` (whoever else's it is)."""
+    query = (
+        select(Household)
+        .join(HelperAssignment, col(HelperAssignment.household_id) == Household.id)
+        .where(
+            Household.id == household_id,
+            HelperAssignment.helper_id == helper_id,
+            col(HelperAssignment.ended_at).is_(None),
+        )
+    )
+    return session.exec(query).first()
+
+
+def income_total(income: dict[str, Any]) -> float | None:
+    """The month's income summed over the sources, or ``None`` ("about the same")."""
+    if not income or income.get("about_the_same"):
+        return None
+    return float(sum(float(income.get(s, 0) or 0) for s in INCOME_SOURCES))
+
+
+def last_income_total(session: Session, household_id: int, before: str) -> float | None:
+    """The latest income given by source before ``before`` (a period), for the drop check."""
+    query = (
+        select(Visit.income)
+        .where(Visit.household_id == household_id, col(Visit.period) < before)
+        .order_by(col(Visit.period).desc(), col(Visit.id).desc())
+        .limit(12)
+    )
+    for income in session.exec(query):
+        total = income_total(dict(income or {}))
+        if total is not None:
+            return total
+    return None
