@@ -77,7 +77,9 @@ class Engine:
         run = _Run(self, context)
         if session is None:
             run.say(Text("welcome"))
-            state = run.enter(Session(language=context.language), MENU)
+            state = Session(language=context.language)
+            entry = self._entry(state, given)  # a first contact by a deep link
+            state = run.open(state, *entry) if entry else run.enter(state, MENU)
         else:
             state = copy_session(session)
             idle = _idle(state, context.now)

@@ -84,7 +84,7 @@ def _enrol(session: Session, services: Services, household_id: int, now: datetim
             measures_due=date(2027, 6, 30),
             enrolled_by="t",
             enrolled_at=now,
-        )  # fmt: skip
+        )
     )
 
 

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from bot.asking import render_step
-from bot.dialogs import helper_link, menu, visit
+from bot.dialogs import DIALOGS, helper_link, menu, visit
 from bot.effects import EffectCall, handles
 from bot.flow import Answers, Context, Reply, Text
 from bot.state import MENU
@@ -46,7 +46,6 @@ _REFUSALS = {
     LinkOutcome.USED: "helpers.link.used",
     LinkOutcome.THROTTLED: "helpers.link.throttled",
 }
-_DIALOGS = {d.DIALOG.id: d.DIALOG for d in (helper_link, visit, menu)}
 
 
 def _context(call: EffectCall, *, helper: bool) -> Context:
@@ -60,16 +59,14 @@ def _ask(
     state = call.state
     state.dialog, state.step, state.answers = dialog, step, answers
     state.history, state.editing, state.invalid, state.pending = list(history), False, 0, None
-    return render_step(
-        _DIALOGS[dialog].step(step), answers, _context(call, helper=dialog == visit.DIALOG_ID),
-        in_menu=False,
-    )  # fmt: skip
+    context = _context(call, helper=_helper(call) is not None)
+    return render_step(DIALOGS[dialog].step(step), answers, context, in_menu=dialog == MENU)
 
 
 def _leave(call: EffectCall, *, helper: bool) -> Reply:
     """Back where the person came from: a dialog left waiting, or the menu."""
     state = call.state
-    if state.stack and str(state.stack[-1].get("dialog")) in _DIALOGS:
+    if state.stack and str(state.stack[-1].get("dialog")) in DIALOGS:
         frame = state.stack.pop()
         return _ask(call, str(frame["dialog"]), str(frame["step"]), dict(frame["answers"]),
                     history=tuple(frame["history"]))  # fmt: skip
