@@ -6,7 +6,6 @@ Every case runs on SQLite and PostgreSQL (``services`` is built on ``database_ur
 
 from __future__ import annotations
 
-from datetime import timedelta
 from itertools import count
 
 import pytest

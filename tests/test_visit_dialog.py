@@ -19,8 +19,8 @@ from bot.render import Rendered
 from bot.services import Services
 from intake.helpers.assignments import assign_helper
 from intake.helpers.models import Visit
-from intake.helpers.reminders import Round, helper_reminder
 from intake.helpers.policy import helpers_policy
+from intake.helpers.reminders import Round, helper_reminder
 from intake.helpers.visits import period_of
 from intake.workdays import SHANGHAI
 
