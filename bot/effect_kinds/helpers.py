@@ -19,12 +19,7 @@ from bot.flow import Answers, Context, Reply, Text
 from bot.state import MENU
 from intake import audit
 from intake.helpers.findings import Finding, file_finding, sharp_drop
-from intake.helpers.links import (
-    LinkOutcome,
-    check_link_code,
-    linked_helper,
-    redeem_link_code,
-)
+from intake.helpers.links import LinkOutcome, check_chat_link, linked_helper, redeem_chat_link
 from intake.helpers.models import Helper, NotVisitedReason, VisitMode
 from intake.helpers.visits import (
     CHECKS,
@@ -88,12 +83,12 @@ def _helper(call: EffectCall) -> Helper | None:
 def helper_link_checked(call: EffectCall) -> list[Reply]:
     """A code typed or opened by deep link: ask "是<name>吗?" or say why not."""
     code = str(call.data.get("code") or "")
-    outcome, helper = check_link_code(
+    outcome, target = check_chat_link(
         call.db, call.effects.cipher, code, channel=call.contact.channel,
         external_id=call.contact.external_id, now=call.now,
     )  # fmt: skip
-    if outcome is LinkOutcome.OK and helper is not None:
-        answers = {"code": code, "name": helper.name}
+    if outcome is LinkOutcome.OK and target is not None:
+        answers = {"code": code, "name": target.name}
         return [_ask(call, helper_link.DIALOG_ID, "confirm", answers)]
     refusal = Reply((Text(_REFUSALS[outcome]),))
     return [refusal, _leave(call, helper=_helper(call) is not None)]
@@ -102,14 +97,15 @@ def helper_link_checked(call: EffectCall) -> list[Reply]:
 @handles("helper_link_redeemed")
 def helper_link_redeemed(call: EffectCall) -> list[Reply]:
     """The helper said the name is theirs: use the code, link the chat."""
-    helper = redeem_link_code(
+    target = redeem_chat_link(
         call.db, call.effects.cipher, str(call.data.get("code") or ""),
         channel=call.contact.channel, external_id=call.contact.external_id, now=call.now,
     )  # fmt: skip
-    if helper is None:  # used or expired between the two messages
+    if target is None:  # used or expired between the two messages
         return [Reply((Text("helpers.link.expired"),)), _leave(call, helper=False)]
-    done = Reply((Text("helpers.link.done", {"name": helper.name}),))
-    return [done, _leave(call, helper=True)]
+    said = "helpers.link.done" if target.kind == "helper" else "helpers.link.done_cadre"
+    done = Reply((Text(said, {"name": target.name}),))
+    return [done, _leave(call, helper=_helper(call) is not None)]
 
 
 # --- the visit log ------------------------------------------------------------------------
