@@ -7,9 +7,11 @@ Golden transcripts of whole visit logs are ``tests/transcripts/visit.*.yaml``.
 
 from __future__ import annotations
 
+from datetime import datetime
 from itertools import count
 
 import pytest
+from conftest import FakeClock
 from sqlmodel import select
 from visit_support import helper_with_households
 
@@ -23,6 +25,9 @@ from intake.helpers.policy import helpers_policy
 from intake.helpers.reminders import Round, helper_reminder
 from intake.helpers.visits import period_of
 from intake.workdays import SHANGHAI
+from notifications.jobs import JobContext, fire_timers, plan_timers
+from notifications.outbox import OutboxMessage, Priority
+from notifications.sealing import open_payload
 
 CHAT = "helper-visit"
 _ids = count()
@@ -155,3 +160,33 @@ def test_search_by_name_pages_and_finds(services: Services, ids: dict[str, int])
     assert [b for b in labels(replies) if b.startswith("王")] == ["王十"]
     replies = send(services, Input(text="没这人"))
     assert "没有姓名包含“没这人”的" in texts(replies)
+
+
+def test_a_visit_logged_from_the_reminder_leaves_the_second_reminder(
+    services: Services, ids: dict[str, int], clock: FakeClock
+) -> None:
+    """The month through the jobs table and the chat: December's first reminder lists the
+    ten households; one is logged from its button; the second reminder lists nine."""
+    ctx = JobContext(db=services.db, policies=services.policies, calendar=services.calendar,
+                     clock=clock, worker="w")  # fmt: skip
+
+    def tick(at: datetime) -> list[OutboxMessage]:
+        clock.now = at
+        for _ in range(3):
+            plan_timers(ctx)
+            fire_timers(ctx)
+        with services.db.read() as session:
+            query = select(OutboxMessage).where(OutboxMessage.recipient == CHAT)
+            return [m for m in session.exec(query) if m.priority == int(Priority.BULK)]
+
+    (first,) = tick(datetime(2026, 12, 1, 9, 0, 30, tzinfo=SHANGHAI))
+    payload = open_payload(first.payload, services.cipher)
+    assert "2026年12月请走访以下10户" in payload["text"]
+    data = next(b["data"] for b in payload["buttons"] if b["label"] == "记录走访：王六")
+    replies = send(services, Input(data=data))
+    assert "王六户" in texts(replies)
+    not_visited(services, replies)
+    reminders = tick(datetime(2026, 12, 28, 9, 0, 30, tzinfo=SHANGHAI))
+    second = open_payload(reminders[-1].payload, services.cipher)
+    assert len(reminders) == 2 and "还有9户没有走访记录" in second["text"]
+    assert "王六" not in second["text"]
