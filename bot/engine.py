@@ -78,7 +78,7 @@ class Engine:
         if session is None:
             run.say(Text("welcome"))
             state = Session(language=context.language)
-            entry = self._entry(state, given)  # a first contact by a deep link
+            entry = self._entry(state, given, context)  # a first contact by a deep link
             state = run.open(state, *entry) if entry else run.enter(state, MENU)
         else:
             state = copy_session(session)
@@ -99,7 +99,7 @@ class Engine:
         return run.to_menu(state, offer=True)
 
     def _handle(self, run: _Run, state: Session, given: Input) -> Session:
-        entry = self._entry(state, given)
+        entry = self._entry(state, given, run.context)
         if entry is not None:
             return run.open(state, *entry)
         if given.start:
@@ -187,10 +187,10 @@ class Engine:
         transition = step.after(result, state.answers, run.context) if step.after else None
         return run.advance(state, dialog, step, transition)
 
-    def _entry(self, state: Session, given: Input) -> tuple[Dialog, str] | None:
+    def _entry(self, state: Session, given: Input, context: Context) -> tuple[Dialog, str] | None:
         """The dialog a start payload or an earlier button opens, with the rest of it.
 
-        A button of the dialog's own first step, pressed while that step is asked, is an
+        A button the dialog's first step offers, pressed while that step is asked, is an
         ordinary answer.
         """
         raw = given.payload if given.start else given.data
@@ -200,9 +200,13 @@ class Engine:
                 continue
             if (entry.via == "start") != given.start:
                 continue
-            if not given.start and state.dialog == dialog.id and state.step == dialog.steps[0].id:
-                return None
-            return dialog, raw[len(entry.prefix) :]
+            rest = raw[len(entry.prefix) :]
+            first = dialog.steps[0]
+            if not given.start and state.dialog == dialog.id and state.step == first.id:
+                offered = {c.value for c in first.options(state.answers, context)}
+                if rest in offered:
+                    return None
+            return dialog, rest
         return None
 
     def _command_of(self, given: Input) -> str | None:

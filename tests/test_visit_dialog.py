@@ -190,3 +190,14 @@ def test_a_visit_logged_from_the_reminder_leaves_the_second_reminder(
     second = open_payload(reminders[-1].payload, services.cipher)
     assert len(reminders) == 2 and "还有9户没有走访记录" in second["text"]
     assert "王六" not in second["text"]
+
+
+def test_a_reminders_button_works_while_the_list_shows_another_page(
+    services: Services, ids: dict[str, int]
+) -> None:
+    send(services, Input(start=True))
+    replies = send(services, Input(text="记录走访"))
+    on_first_page = [b for b in labels(replies) if b.startswith("王")]
+    elsewhere = next(name for name in ("王十", "王四") if name not in on_first_page)
+    replies = send(services, Input(data=f"visit:{ids[elsewhere]}"))
+    assert texts(replies) == f"{elsewhere}户：这次是怎么走访的？"
