@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from intake.crypto import FieldCipher
@@ -196,25 +197,32 @@ class Overdue:
 
 
 def overdue_households(
-    session: Session, period: str, today: date, followup_months: int, villages: set[str]
-) -> list[Overdue]:
-    """Overdue household-months of ``period`` in ``villages``, by village and name."""
+    session: Session, period: str, today: date, followup_months: int, villages: set[str],
+    chunk: int = 2000,
+) -> list[Overdue]:  # fmt: skip
+    """Overdue household-months of ``period`` in ``villages``, by village and name.
+
+    Streamed in chunks of columns (a region has a hundred thousand households: ORM objects
+    for all of them were most of the sweep's memory); only the overdue ones are kept.
+    """
     query = (
-        select(Household, Helper)
+        sa_select(Household.id, Household.head_name, Household.village_code, Helper.name)  # type: ignore[call-overload]
         .join(HelperAssignment, col(HelperAssignment.household_id) == Household.id)
         .join(Helper, col(Helper.id) == HelperAssignment.helper_id)
         .where(col(HelperAssignment.ended_at).is_(None), col(Household.village_code).in_(villages))
         .order_by(col(Household.village_code), col(Household.head_name), col(Household.id))
     )
-    rows = list(session.exec(query))
-    states = household_states(
-        session, [int(h.id or 0) for h, _ in rows], period, today, followup_months
-    )
-    return [
-        Overdue(int(h.id or 0), h.head_name, h.village_code, helper.name)
-        for h, helper in rows
-        if states[int(h.id or 0)] is MonthState.OVERDUE
-    ]
+    late: list[Overdue] = []
+    rows = session.execute(query.execution_options(yield_per=chunk))
+    for part in rows.partitions():
+        states = household_states(session, [int(r[0]) for r in part], period, today,
+                                  followup_months)  # fmt: skip
+        late.extend(
+            Overdue(int(h), str(name), str(village), str(helper))
+            for h, name, village, helper in part
+            if states[int(h)] is MonthState.OVERDUE
+        )
+    return late
 
 
 def _checked_income(income: dict[str, Any]) -> dict[str, Any]:
