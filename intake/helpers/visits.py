@@ -202,19 +202,25 @@ def overdue_households(
 ) -> list[Overdue]:  # fmt: skip
     """Overdue household-months of ``period`` in ``villages``, by village and name.
 
-    Streamed in chunks of columns (a region has a hundred thousand households: ORM objects
-    for all of them were most of the sweep's memory); only the overdue ones are kept.
+    Read in pages of columns by household id (a region has a hundred thousand households:
+    ORM objects for all of them were most of the sweep's memory, and a server-side cursor
+    made PostgreSQL plan the query for the first rows); only the overdue ones are kept.
     """
     query = (
         sa_select(Household.id, Household.head_name, Household.village_code, Helper.name)  # type: ignore[call-overload]
         .join(HelperAssignment, col(HelperAssignment.household_id) == Household.id)
         .join(Helper, col(Helper.id) == HelperAssignment.helper_id)
         .where(col(HelperAssignment.ended_at).is_(None), col(Household.village_code).in_(villages))
-        .order_by(col(Household.village_code), col(Household.head_name), col(Household.id))
+        .order_by(col(Household.id))
+        .limit(chunk)
     )
     late: list[Overdue] = []
-    rows = session.execute(query.execution_options(yield_per=chunk))
-    for part in rows.partitions():
+    after = 0
+    while True:
+        part = session.execute(query.where(col(Household.id) > after)).all()
+        if not part:
+            break
+        after = int(part[-1][0])
         states = household_states(session, [int(r[0]) for r in part], period, today,
                                   followup_months)  # fmt: skip
         late.extend(
@@ -222,6 +228,7 @@ def overdue_households(
             for h, name, village, helper in part
             if states[int(h)] is MonthState.OVERDUE
         )
+    late.sort(key=lambda o: (o.village_code, o.head_name, o.household_id))
     return late
 
 
