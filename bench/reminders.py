@@ -58,6 +58,15 @@ MONTH_START = datetime(2026, 12, 1, 9, 0, 30, tzinfo=SHANGHAI)
 
 
 def _peak_mb() -> float:
+    """This process's own peak RSS. Linux carries ``ru_maxrss`` across fork and exec, so a
+    spawned child would report the parent's size if larger (it did: every phase showed
+    the parent's 480 MB); ``VmHWM`` belongs to the process's own address space."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
