@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -27,8 +29,9 @@ from intake.web import STATIC_DIR as CADRE_STATIC
 from intake.web import WebDeps, cadre_router
 from intake.web.deps import OpenAttachment
 from intake.web.security import SecurityHeaders
-from notifications.digest import post_notice, send_digests
+from notifications.digest import post_notice
 from notifications.dispatcher import Dispatcher
+from notifications.jobs import JOBS, Job, JobContext, install
 
 SESSION_GRACE = timedelta(days=30)
 
@@ -146,42 +149,34 @@ def cadre_deps(services: Services, channels: Sequence[Channel[Any]] = ()) -> Web
 
 
 def _schedule(scheduler: AsyncIOScheduler, services: Services, dispatcher: Dispatcher) -> None:
-    """Ticks only: recovery of unprocessed messages, abandoned sends, old sessions."""
+    """Ticks only: the jobs table (:data:`notifications.jobs.JOBS`: timers, reminders, the
+    ladder, the cadres' digest) plus this process's own housekeeping, installed as one table.
 
-    async def recover_inbound() -> None:
-        await run_in_threadpool(services.conversations.recover)
+    The housekeeping rows need the bot layer (inbound recovery, sessions), which
+    ``notifications`` may not import, so they are added here to the same table.
+    """
 
-    async def recover_outbox() -> None:
-        await run_in_threadpool(dispatcher.recover)
+    def recover_inbound(_ctx: JobContext) -> None:
+        services.conversations.recover()
 
-    def purge_sessions() -> None:
+    def recover_outbox(_ctx: JobContext) -> None:
+        dispatcher.recover()
+
+    def purge_sessions(_ctx: JobContext) -> None:
         with services.db.write() as db:
             purge_expired(db, now=services.clock(), grace=SESSION_GRACE)
 
-    scheduler.add_job(
-        recover_inbound,
-        "interval",
-        seconds=30,
-        id="recover-inbound",
-        max_instances=1,
-        coalesce=True,
+    context = JobContext(
+        db=services.db,
+        policies=services.policies,
+        calendar=services.calendar,
+        clock=services.clock,
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+        base_url=services.settings.public_url,
     )
-    scheduler.add_job(
-        recover_outbox, "interval", seconds=60, id="recover-outbox", max_instances=1, coalesce=True
+    housekeeping = (
+        Job("inbound.recover", timedelta(seconds=30), recover_inbound),
+        Job("outbox.recover", timedelta(seconds=60), recover_outbox),
+        Job("sessions.purge", timedelta(hours=1), purge_sessions),
     )
-    scheduler.add_job(
-        purge_sessions, "interval", hours=1, id="purge-sessions", max_instances=1, coalesce=True
-    )
-
-    def cadre_digests() -> None:
-        send_digests(
-            services.db,
-            calendar=services.calendar,
-            policies=services.policies,
-            now=services.clock(),
-            base_url=services.settings.public_url,
-        )
-
-    scheduler.add_job(
-        cadre_digests, "interval", minutes=10, id="cadre-digest", max_instances=1, coalesce=True
-    )
+    install(scheduler, context, jobs=(*JOBS, *housekeeping))

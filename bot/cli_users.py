@@ -1,4 +1,4 @@
-"""``hotline user``: add, list, disable and reset cadre accounts, link a chat for digests.
+"""``hotline user``: add, list, disable and reset cadre accounts; invite a chat for digests.
 
 Examples::
 
@@ -7,8 +7,12 @@ Examples::
     hotline user add county --role county --place gangkou
     hotline user list
     hotline user reset-password zhang
-    hotline user link zhang --channel telegram --external-id 123456789
+    hotline user invite zhang
     hotline user disable zhang
+
+``invite`` prints a one-time code (72 hours) that the cadre sends to the bot, or a
+Telegram deep link that does it: the chat that redeems it and confirms the name is the one
+that gets the digest. No chat id typed by someone else is trusted.
 
 Passwords are asked twice without echo (or read from ``--password-stdin`` for scripts);
 ``--generate`` prints a random one instead. Every change is written to the audit log.
@@ -155,18 +159,35 @@ def reset(
         typer.echo(f"password: {password}")
 
 
-@user_app.command("link")
-def link(
-    username: str,
-    channel: Annotated[str, typer.Option(help="Chat channel, e.g. telegram.")],
-    external_id: Annotated[str, typer.Option(help="The chat id on that channel.")],
-) -> None:
-    """Link a chat account that receives the daily digest."""
-    _change(username, "link", f"{channel}\n{external_id}")
+@user_app.command("invite")
+def invite(username: str) -> None:
+    """Make a one-time link code (72 hours) for the cadre to link their chat for the digest."""
+    from sqlmodel import select
+
+    from intake.helpers.links import LINK_LIFETIME, deep_link_payload, new_user_link_code
+    from intake.users import User
+
+    services = _services()
+    with services.db.write() as db:
+        user = db.exec(select(User).where(User.username == username.lower())).first()
+        if user is None or user.id is None or user.disabled_at is not None:
+            _fail(f"no active user {username!r}")
+            return
+        code = new_user_link_code(
+            db, services.cipher, user_id=user.id, actor="cli", now=services.clock()
+        )
+    hours = int(LINK_LIFETIME.total_seconds() // 3600)
+    typer.echo(f"链接码 / link code: {code}")
+    typer.echo(f"{hours}小时内有效，只能用一次 / valid for {hours} hours, once")
+    payload = deep_link_payload(code)
+    bot = services.settings.telegram_bot_username
+    if bot:
+        typer.echo(f"Telegram: https://t.me/{bot}?start={payload}")
+    typer.echo(f"/start {payload}")
 
 
 def _change(username: str, what: str, value: str = "") -> None:
-    from intake.users import UserError, disable_user, link_chat, reset_password
+    from intake.users import UserError, disable_user, reset_password
 
     services = _services()
     now = services.clock()
@@ -174,11 +195,8 @@ def _change(username: str, what: str, value: str = "") -> None:
         with services.db.write() as db:
             if what == "disable":
                 disable_user(db, username, actor="cli", now=now)
-            elif what == "reset":
-                reset_password(db, username, value, actor="cli", now=now)
             else:
-                channel, external_id = value.split("\n", 1)
-                link_chat(db, username, channel, external_id, actor="cli", now=now)
+                reset_password(db, username, value, actor="cli", now=now)
     except UserError as error:
         _fail(str(error))
     typer.echo(f"{what}: {username.lower()} done")

@@ -37,6 +37,7 @@ from intake.applications import load_draft
 from intake.columns import utcnow
 from intake.contacts import Contact, find_contact, get_or_create_contact
 from intake.db import Database
+from intake.helpers.links import linked_helper
 from intake.outage import StorageUnavailable, is_outage, outage_guard
 from locales import normalize_locale
 from notifications.claims import recipient_free
@@ -417,6 +418,7 @@ class Conversations:
             draft=load_draft(db, contact.id, self.effects.cipher),
             known_village=contact.village_code,
             language=contact.language,
+            helper=linked_helper(db, contact.channel, contact.external_id) is not None,
         )
 
     def _bind_village(self, db: Session, contact: Contact, given: Input) -> list[Reply]:

@@ -28,6 +28,7 @@ from bot.asking import CONFIRM_NO, CONFIRM_YES, GLOBAL_PREFIX, confirm_reply, re
 from bot.flow import (
     UNFINISHED,
     Answers,
+    Await,
     Context,
     Dialog,
     EndDialog,
@@ -76,7 +77,9 @@ class Engine:
         run = _Run(self, context)
         if session is None:
             run.say(Text("welcome"))
-            state = run.enter(Session(language=context.language), MENU)
+            state = Session(language=context.language)
+            entry = self._entry(state, given, context)  # a first contact by a deep link
+            state = run.open(state, *entry) if entry else run.enter(state, MENU)
         else:
             state = copy_session(session)
             idle = _idle(state, context.now)
@@ -96,6 +99,9 @@ class Engine:
         return run.to_menu(state, offer=True)
 
     def _handle(self, run: _Run, state: Session, given: Input) -> Session:
+        entry = self._entry(state, given, run.context)
+        if entry is not None:
+            return run.open(state, *entry)
         if given.start:
             return run.to_menu(state, offer=True)
         dialog = self.dialogs.get(state.dialog)
@@ -181,6 +187,28 @@ class Engine:
         transition = step.after(result, state.answers, run.context) if step.after else None
         return run.advance(state, dialog, step, transition)
 
+    def _entry(self, state: Session, given: Input, context: Context) -> tuple[Dialog, str] | None:
+        """The dialog a start payload or an earlier button opens, with the rest of it.
+
+        A button the dialog's first step offers, pressed while that step is asked, is an
+        ordinary answer.
+        """
+        raw = given.payload if given.start else given.data
+        for dialog in self.dialogs.values():
+            entry = dialog.entry
+            if entry is None or not raw or not raw.startswith(entry.prefix):
+                continue
+            if (entry.via == "start") != given.start:
+                continue
+            rest = raw[len(entry.prefix) :]
+            first = dialog.steps[0]
+            if not given.start and state.dialog == dialog.id and state.step == first.id:
+                offered = {c.value for c in first.options(state.answers, context)}
+                if rest in offered:
+                    return None
+            return dialog, rest
+        return None
+
     def _command_of(self, given: Input) -> str | None:
         if given.data is not None:
             if given.data.startswith(GLOBAL_PREFIX):
@@ -256,6 +284,9 @@ class _Run:
         self, state: Session, dialog: Dialog, step: Step, transition: Transition | None
     ) -> Session:
         """Move on after a valid answer."""
+        if isinstance(transition, Await):
+            self.events.extend(transition.effects)
+            return state
         if isinstance(transition, EndDialog):
             return self.finish(state, transition)
         if isinstance(transition, StartDialog):
@@ -312,6 +343,25 @@ class _Run:
             state.answers, state.history = dict(frame["answers"]), list(frame["history"])
             return self.prompt(state)
         return self.enter(Session(language=state.language), MENU)
+
+    def open(self, state: Session, dialog: Dialog, rest: str) -> Session:
+        """Into ``dialog`` by its :class:`~bot.flow.Entry`; the dialog the person was in
+        (other than the menu) waits on the stack, as for 人工."""
+        assert dialog.entry is not None
+        if state.dialog not in (MENU, dialog.id):
+            state.stack.append(
+                {"dialog": state.dialog, "step": state.step, "answers": state.answers,
+                 "history": state.history}
+            )  # fmt: skip
+        state.dialog, state.step, state.answers, state.history = dialog.id, "", {}, []
+        state.editing, state.invalid, state.pending = False, 0, None
+        first = dialog.steps[0]
+        state.step = first.id
+        transition = dialog.entry.open(rest, state.answers, self.context)
+        if isinstance(transition, Goto):
+            state.step = transition.step
+            return self.prompt(state)
+        return self.advance(state, dialog, first, transition)
 
     def back(self, state: Session) -> Session:
         """One step back; from a dialog's first step, out to where we came from."""

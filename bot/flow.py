@@ -94,6 +94,8 @@ class Context:
     known_village: str | None = None
     #: The language a brand-new session starts in (the contact's).
     language: str = "zh_CN"
+    #: The chat is linked to a helper (帮扶责任人): the menu offers 记录走访.
+    helper: bool = False
 
     def village(self, code: str | None) -> Village | None:
         """The village with ``code``, if listed."""
@@ -155,7 +157,16 @@ class EndDialog:
     context_updates: Mapping[str, Any] = field(default_factory=dict)
 
 
-Transition: TypeAlias = Goto | StartDialog | EndDialog
+@dataclass(frozen=True)
+class Await:
+    """Stay put and let the effects decide: their handler looks something up (a link code,
+    a helper's households), puts the person at their next step and asks it. The engine
+    says nothing more in this turn."""
+
+    effects: tuple[Effect, ...]
+
+
+Transition: TypeAlias = Goto | StartDialog | EndDialog | Await
 #: The menu's answer key holding unfinished work (a dialog's step, answers and history)
 #: the person left for the menu: a /start, a poster scanned again, an idle timeout.
 UNFINISHED = "unfinished"
@@ -166,6 +177,7 @@ NUMBER_UNITS: Mapping[str, tuple[str, str]] = {
     "unit.percent": ("hint.percent", "example.percent"),
     "unit.months": ("hint.months", "example.months"),
     "unit.people": ("hint.people", "example.people"),
+    "unit.day": ("hint.day", "example.day"),
 }
 #: Runs after a valid answer; ``None`` means "go on to the next step".
 After: TypeAlias = Callable[[Any, Answers, Context], Transition | None]
@@ -234,6 +246,17 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Entry:
+    """A way into a dialog from wherever the person is: a ``/start`` payload
+    (``via="start"``: ``h_<code>``) or a button sent earlier (``via="button"``: a
+    reminder's ``visit:<id>``), both starting with ``prefix``. ``open`` gets the rest."""
+
+    prefix: str
+    via: str
+    open: Callable[[str, Answers, Context], Transition]
+
+
+@dataclass(frozen=True)
 class Dialog:
     """A named conversation: its steps and what happens when the last one is answered."""
 
@@ -243,6 +266,8 @@ class Dialog:
     #: Work in this dialog is kept when the person leaves it for the menu, and offered
     #: back (继续上次的申请 / 重新开始): an application takes ten minutes to fill in.
     resumable: bool = False
+    #: How the dialog is opened from anywhere, besides the menu (see :class:`Entry`).
+    entry: Entry | None = None
 
     def step(self, step_id: str) -> Step:
         """The step called ``step_id``."""

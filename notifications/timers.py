@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import Index, UniqueConstraint, update
+from sqlalchemy import Index, UniqueConstraint, bindparam, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -34,6 +34,7 @@ from intake.columns import json_column, utc_column, utcnow
 from intake.db import Database
 
 __all__ = [
+    "BatchHandler",
     "FireReport",
     "Handler",
     "Timer",
@@ -82,6 +83,15 @@ class Handler(Protocol):
     """Runs one timer inside the firing transaction; returns a note to keep, or None."""
 
     def __call__(self, session: Session, timer: Timer, now: datetime) -> str | None: ...
+
+
+class BatchHandler(Protocol):
+    """Runs many timers of one kind at once (a month's reminders: a few queries for a whole
+    batch instead of ten per helper); returns the note of each timer id that has one."""
+
+    def __call__(
+        self, session: Session, timers: list[Timer], now: datetime
+    ) -> Mapping[int, str]: ...
 
 
 def schedule(
@@ -170,6 +180,37 @@ def _fire_one(
         report.failed += 1
 
 
+def _fire_together(
+    session: Session, timers: list[Timer], handler: BatchHandler, worker: str, now: datetime,
+    report: FireReport,
+) -> bool:  # fmt: skip
+    """Fire ``timers`` (one kind) with one claim and one handler call; False if the handler
+    raised, and then nothing of it is kept (the caller fires them one by one instead)."""
+    ids = [int(t.id or 0) for t in timers]
+    try:
+        with session.begin_nested():
+            claimed = session.execute(
+                update(Timer)
+                .where(col(Timer.id).in_(ids), col(Timer.status) == TimerStatus.PENDING)
+                .values(status=TimerStatus.FIRED.value, fired_at=now, fired_by=worker[:64])
+                .returning(col(Timer.id))
+            )
+            mine = {int(i) for (i,) in claimed}
+            notes = handler(session, [t for t in timers if t.id in mine], now)
+            if notes:
+                table = Timer.__table__  # type: ignore[attr-defined]
+                session.connection().execute(
+                    update(table).where(table.c.id == bindparam("tid")).values(note=bindparam("n")),
+                    [{"tid": i, "n": n[:500]} for i, n in notes.items() if i in mine],
+                )
+    except Exception:
+        log.exception("a batch of %d %s timers failed; firing them one by one", len(ids),
+                      timers[0].kind)  # fmt: skip
+        return False
+    report.fired += len(mine)
+    return True
+
+
 def fire_due(
     db: Database,
     handlers: Mapping[str, Handler],
@@ -179,19 +220,24 @@ def fire_due(
     staleness: Callable[[Timer], timedelta],
     batch: int = 50,
     max_batches: int | None = None,
+    together: Mapping[str, BatchHandler] | None = None,
 ) -> FireReport:
     """Fire every due timer (in batches of ``batch``, each its own transaction).
 
     ``staleness(timer)`` is how late the timer may still fire; later it is skipped with a
     note. Small batches keep SQLite's single writer free for villagers' messages between
-    them. ``max_batches`` bounds one call (a tick); the next tick goes on.
+    them. ``max_batches`` bounds one call (a tick); the next tick goes on. Kinds in
+    ``together`` are fired a batch at a time by their batch handler (if it fails, one by
+    one by their ordinary handler, so one bad timer holds back no other).
     """
     report = FireReport()
     rounds = 0
+    together = together or {}
     while max_batches is None or rounds < max_batches:
         rounds += 1
         with db.write() as session:
             timers = _take(session, db, now, batch)
+            due: dict[str, list[Timer]] = {}
             for timer in timers:
                 late = now - timer.due_at
                 if late > staleness(timer):
@@ -200,7 +246,13 @@ def fire_due(
                         session, timer, TimerStatus.SKIPPED, worker, now, note
                     )
                     continue
-                _fire_one(session, timer, handlers.get(timer.kind), worker, now, report)
+                due.setdefault(timer.kind, []).append(timer)
+            for kind, group in due.items():
+                handler = together.get(kind)
+                if handler and _fire_together(session, group, handler, worker, now, report):
+                    continue
+                for timer in group:
+                    _fire_one(session, timer, handlers.get(kind), worker, now, report)
         if len(timers) < batch:
             break
     return report

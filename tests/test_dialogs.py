@@ -19,6 +19,7 @@ import pytest
 import yaml
 from conftest import FakeClock
 from sqlmodel import select
+from visit_support import SETUPS, visits
 
 from bot.conversation import Incoming
 from bot.engine import Input
@@ -171,8 +172,10 @@ def test_transcript(
     path: Path, services: Services, clock: FakeClock, request: pytest.FixtureRequest
 ) -> None:
     case = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if "setup" in case:  # the world a case needs first (a linked helper and households)
+        SETUPS[case["setup"]](services)
     steps = _replay(services, clock, case)
-    records = _records(services)
+    records = _records(services) | ({"visits": visits(services)} if "setup" in case else {})
     if request.config.getoption("--update-transcripts"):
         if "postgresql" in services.db.url:
             pytest.skip("transcripts are written from the SQLite run")

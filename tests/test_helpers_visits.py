@@ -131,3 +131,34 @@ def test_a_bad_helpers_section_names_its_key() -> None:
         helpers_policy(broken)
     with pytest.raises(PolicyError, match="helpers: missing section"):
         helpers_policy(policy.model_copy(update={"helpers": {}}))
+
+
+def test_the_overdue_sweep_streams_in_chunks_and_keeps_only_the_overdue(
+    database_url: str,
+) -> None:
+    from intake.helpers.assignments import assign_helper, create_helper
+    from intake.helpers.visits import overdue_households
+
+    db = migrated(database_url)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    with db.write() as session:
+        helper = create_helper(session, cipher(), name="帮", phone=None, region_code="gangkou",
+                               township_code="gangkou", actor="t", now=now)  # fmt: skip
+        for n in range(7):
+            household = Household(id_hash=f"s{n}", id_cipher="x", head_name=f"户{n}",
+                                  village_code="gangkou-bailing")  # fmt: skip
+            session.add(household)
+            session.flush()
+            ids = {"household_id": int(household.id or 0), "helper_id": int(helper.id or 0)}
+            assign_helper(session, cipher(), **ids, actor="t", reason="r", now=now)
+            if n % 3 == 0:
+                record_visit(session, cipher(), household_id=int(household.id or 0),
+                             helper_id=helper.id, period="2026-11", visited_on=date(2026, 11, 5),
+                             mode=VisitMode.PHONE, actor="t", now=now)  # fmt: skip
+    with db.read() as session:
+        whole = overdue_households(session, "2026-11", date(2026, 12, 2), 3, {"gangkou-bailing"})
+        chunked = overdue_households(
+            session, "2026-11", date(2026, 12, 2), 3, {"gangkou-bailing"}, chunk=2
+        )
+    assert chunked == whole
+    assert [o.head_name for o in whole] == ["户1", "户2", "户4", "户5"]

@@ -15,10 +15,14 @@ import pytest
 from helpers_support import cipher, migrated, policies
 from sqlmodel import col, select
 
+from bot.app import _schedule, dispatcher_for
+from bot.services import Services
 from intake.contacts import Contact
 from intake.db import Database
 from intake.helpers.assignments import assign_helper, create_helper
 from intake.helpers.models import Helper, VisitMode
+from intake.helpers.policy import helpers_policy
+from intake.helpers.reminders import Round, helper_reminder, helper_reminders
 from intake.helpers.visits import record_visit
 from intake.households import Household
 from intake.users import Role, User
@@ -338,3 +342,89 @@ def test_scheduling_twice_keeps_one_row(database_url: str) -> None:
     assert len(timers(db)) == 1
     with db.read() as session:
         assert session.exec(select(Helper)).all() == []
+
+
+def test_the_app_installs_the_jobs_table_and_nothing_twice(services: Services) -> None:
+    """The running app ticks through the jobs table: every JOBS row is there once, and the
+    daily digest is no longer a second job of its own."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler()
+    _schedule(scheduler, services, dispatcher_for(services, []))  # type: ignore[arg-type]
+    names = [job.id for job in scheduler.get_jobs()]
+    assert len(names) == len(set(names))
+    assert {job.name for job in JOBS} <= set(names)
+    assert set(names) - {job.name for job in JOBS} == {
+        "inbound.recover", "outbox.recover", "sessions.purge"}  # fmt: skip
+    digest = next(job for job in scheduler.get_jobs() if job.id == "digest.cadres")
+    ctx = digest.func.args[0]
+    assert isinstance(ctx, JobContext) and ctx.db is services.db
+    assert ctx.policies is services.policies and ctx.clock is services.clock
+
+
+def test_a_batch_of_reminders_says_what_one_by_one_would(database_url: str) -> None:
+    """The batch path (the month's fan-out) and the single path write the same messages."""
+    db = migrated(database_url)
+    populate(db, helpers=6, per_helper=3, linked=4)
+    with db.write() as session:
+        session.add(Contact(channel="telegram", external_id="9001", language="en"))
+        record_visit(session, cipher(), household_id=1, helper_id=1, period="2026-12",
+                     visited_on=date(2026, 12, 1), mode=VisitMode.PHONE, actor="t",
+                     now=datetime(2026, 12, 1, 2, tzinfo=UTC))  # fmt: skip
+        for n in (4, 5, 6):  # helper 2's households are all visited: nothing open
+            record_visit(session, cipher(), household_id=n, helper_id=2, period="2026-12",
+                         visited_on=date(2026, 12, 1), mode=VisitMode.IN_PERSON, actor="t",
+                         now=datetime(2026, 12, 1, 2, tzinfo=UTC))  # fmt: skip
+    policy = policies()["gangkou"]
+    hp = helpers_policy(policy)
+    with db.read() as session:
+        args = {"today": date(2026, 12, 2), "policy": policy, "helpers": hp}
+        batch = helper_reminders(session, list(range(1, 7)), "2026-12", Round.SECOND, **args)
+        single = {h: helper_reminder(session, h, "2026-12", Round.SECOND, **args)
+                  for h in range(1, 7)}  # fmt: skip
+    assert batch == {h: m for h, m in single.items() if m is not None}
+    assert set(batch) == {1, 3, 4}  # 2 has nothing open; 5 and 6 are not linked
+    assert batch[1].text.startswith("帮扶0") and batch[1].buttons[0][1].startswith("visit:")
+
+
+def test_the_fan_out_costs_less_than_one_statement_per_reminder(database_url: str) -> None:
+    from sqlalchemy import event
+
+    db = migrated(database_url)
+    populate(db, helpers=200, per_helper=2)
+    clock = Clock(beijing(2026, 12, 1, 9, 0))
+    ctx = context(db, clock)
+    plan_timers(ctx)
+    fire_timers(ctx)  # the plan fans out to 200 helper timers
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        report = fire_timers(ctx)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert report.fired == 200 and len(outbox(db)) == 200
+    assert len(statements) < 100, len(statements)
+
+
+def test_a_failing_batch_is_fired_one_by_one_and_only_once(database_url: str) -> None:
+    db = migrated(database_url)
+    now = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+    with db.write() as session:
+        schedule(session, [(f"s{i}", "2026-12", "test", now, {}) for i in range(4)])
+    one_by_one: list[str] = []
+
+    def batch_fails(session, timers, at):  # type: ignore[no-untyped-def]
+        raise ValueError("boom")
+
+    def single(session, timer, at):  # type: ignore[no-untyped-def]
+        one_by_one.append(timer.subject)
+        return "alone"
+
+    report = fire_due(db, {"test": single}, worker="w", now=now, together={"test": batch_fails},
+                      staleness=lambda t: timedelta(1))  # fmt: skip
+    assert report.fired == 4 and sorted(one_by_one) == ["s0", "s1", "s2", "s3"]
+    assert {(t.status, t.note) for t in timers(db)} == {("fired", "alone")}

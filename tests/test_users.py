@@ -137,9 +137,9 @@ def test_cli_add_list_link_disable_reset(cli_env: Settings) -> None:
     out = run("user", "add", "xiang", "--role", "township", "--place", "gangkou", "--generate")
     assert "password: " in out
     run("user", "add", "root", "--role", "admin", stdin=f"{PASSWORD}\n{PASSWORD}\n")
-    run("user", "link", "cun1", "--channel", "telegram", "--external-id", "4242")
+    assert "/start h_" in run("user", "invite", "cun1")  # redeemed in the chat: test_cli_users
     listing = run("user", "list")
-    assert "cun1\tvillage\tgangkou-bailing\tactive\t张村 chat=telegram" in listing
+    assert "cun1\tvillage\tgangkou-bailing\tactive\t张村" in listing
     assert "xiang\ttownship\tgangkou\tactive" in listing and "root\tadmin\t*\tactive" in listing
     run("user", "disable", "cun1")
     assert "cun1\tvillage\tgangkou-bailing\tdisabled" in run("user", "list")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.dialogs import (
     callback,
+    helper_link,
     language,
     menu,
     mine,
@@ -11,6 +12,7 @@ from bot.dialogs import (
     report_followup,
     self_application,
     status_lookup,
+    visit,
 )
 from bot.flow import Dialog
 
@@ -25,6 +27,8 @@ DIALOGS: dict[str, Dialog] = {
         mine,
         report,
         report_followup,
+        helper_link,
+        visit,
     )
 }
 

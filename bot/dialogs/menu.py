@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.answering import tracking_code_error
-from bot.dialogs import report
+from bot.dialogs import helper_link, report, visit
 from bot.flow import (
     UNFINISHED,
     Answers,
@@ -28,6 +28,7 @@ from bot.flow import (
     Transition,
 )
 from bot.parsing import clean, code_in
+from intake.helpers.links import looks_like_link_code
 from intake.tracking import (
     CodeProblem,
     looks_like_tracking_code,
@@ -62,6 +63,7 @@ def _choices(answers: Answers, context: Context) -> tuple[Choice, ...]:
         Choice("human", "menu.human"),
         Choice("help", "menu.help"),
         Choice("language", "menu.language"),
+        *((Choice("visit", "menu.visit"),) if context.helper else ()),
     )
 
 
@@ -129,6 +131,8 @@ def _after(value: Any, answers: Answers, context: Context) -> Transition:
         # A report's clock starts here, so the message that opened it is scrubbed too.
         stamp = {"started_at": context.now.isoformat()} if opened == "report" else {}
         return StartDialog(opened, answers=stamp, suspend=True)
+    if value == "visit":
+        return visit.listed()
     return EndDialog(message=Text("help.general"))
 
 
@@ -153,6 +157,8 @@ def _typed(text: str, _answers: Answers, context: Context) -> Transition | Text 
     check symbol, or a look-alike such as O for D among letters and digits) is explained
     rather than met with "not understood".
     """
+    if looks_like_link_code(text):  # a helper's one-time code (帮扶责任人绑定)
+        return helper_link.check(text)
     text = code_in(text) or text
     if looks_like_tracking_code(text):
         code = normalize_tracking_code(text)

@@ -4,7 +4,7 @@ Each module decorates its handlers with :func:`bot.effects.handles`. Add a kind 
 a module here and naming it below.
 """
 
-from bot.effect_kinds import applications, language, lookups, reports, requests
+from bot.effect_kinds import applications, helpers, language, lookups, reports, requests
 from bot.effects import HANDLERS
 
-__all__ = ["HANDLERS", "applications", "language", "lookups", "reports", "requests"]
+__all__ = ["HANDLERS", "applications", "helpers", "language", "lookups", "reports", "requests"]

@@ -30,6 +30,7 @@ __all__ = [
     "HelperState",
     "NotVisitedReason",
     "RosterEntry",
+    "UserLink",
     "Visit",
     "VisitMode",
 ]
@@ -113,6 +114,22 @@ class HelperLink(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     helper_id: int = Field(foreign_key="helper.id", index=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=utc_column())
+    expires_at: datetime = Field(sa_column=utc_column())
+    used_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    used_channel: str | None = Field(default=None, max_length=32)
+
+
+class UserLink(SQLModel, table=True):
+    """The same one-time code for a cadre's account: their chat then gets the daily digest
+    (it replaces linking a chat id typed by an administrator, which nobody verified)."""
+
+    __tablename__ = "user_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="cadre_user.id", index=True)
     code_hash: str = Field(max_length=64, unique=True)
     created_by: str = Field(max_length=64)
     created_at: datetime = Field(sa_column=utc_column())

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from intake.crypto import FieldCipher
@@ -196,25 +197,39 @@ class Overdue:
 
 
 def overdue_households(
-    session: Session, period: str, today: date, followup_months: int, villages: set[str]
-) -> list[Overdue]:
-    """Overdue household-months of ``period`` in ``villages``, by village and name."""
+    session: Session, period: str, today: date, followup_months: int, villages: set[str],
+    chunk: int = 2000,
+) -> list[Overdue]:  # fmt: skip
+    """Overdue household-months of ``period`` in ``villages``, by village and name.
+
+    Read in pages of columns by household id (a region has a hundred thousand households:
+    ORM objects for all of them were most of the sweep's memory, and a server-side cursor
+    made PostgreSQL plan the query for the first rows); only the overdue ones are kept.
+    """
     query = (
-        select(Household, Helper)
+        sa_select(Household.id, Household.head_name, Household.village_code, Helper.name)  # type: ignore[call-overload]
         .join(HelperAssignment, col(HelperAssignment.household_id) == Household.id)
         .join(Helper, col(Helper.id) == HelperAssignment.helper_id)
         .where(col(HelperAssignment.ended_at).is_(None), col(Household.village_code).in_(villages))
-        .order_by(col(Household.village_code), col(Household.head_name), col(Household.id))
+        .order_by(col(Household.id))
+        .limit(chunk)
     )
-    rows = list(session.exec(query))
-    states = household_states(
-        session, [int(h.id or 0) for h, _ in rows], period, today, followup_months
-    )
-    return [
-        Overdue(int(h.id or 0), h.head_name, h.village_code, helper.name)
-        for h, helper in rows
-        if states[int(h.id or 0)] is MonthState.OVERDUE
-    ]
+    late: list[Overdue] = []
+    after = 0
+    while True:
+        part = session.execute(query.where(col(Household.id) > after)).all()
+        if not part:
+            break
+        after = int(part[-1][0])
+        states = household_states(session, [int(r[0]) for r in part], period, today,
+                                  followup_months)  # fmt: skip
+        late.extend(
+            Overdue(int(h), str(name), str(village), str(helper))
+            for h, name, village, helper in part
+            if states[int(h)] is MonthState.OVERDUE
+        )
+    late.sort(key=lambda o: (o.village_code, o.head_name, o.household_id))
+    return late
 
 
 def _checked_income(income: dict[str, Any]) -> dict[str, Any]:
@@ -257,3 +272,63 @@ def record_visit(
     )
     session.add(visit)
     return visit
+
+
+# --- the helper's own list (the visit log in the chat) -----------------------------------
+
+
+def _own(helper_id: int) -> Any:
+    return (
+        select(Household.id, Household.head_name)
+        .join(HelperAssignment, col(HelperAssignment.household_id) == Household.id)
+        .where(HelperAssignment.helper_id == helper_id, col(HelperAssignment.ended_at).is_(None))
+    )
+
+
+def households_page(
+    session: Session, helper_id: int, *, page: int, size: int, query: str | None = None
+) -> tuple[list[tuple[int, str]], bool]:
+    """A page of the helper's current households ``(id, head's name)`` by name, and whether
+    more follow; ``query`` keeps the names containing it. Only their own, by construction."""
+    statement = _own(helper_id)
+    if query:
+        statement = statement.where(col(Household.head_name).contains(query.strip()))
+    statement = statement.order_by(col(Household.head_name), col(Household.id))
+    rows = session.exec(statement.offset(max(page, 0) * size).limit(size + 1)).all()
+    return [(int(h), str(n)) for h, n in rows[:size]], len(rows) > size
+
+
+def own_household(session: Session, helper_id: int, household_id: int) -> Household | None:
+    """The household if the helper helps it now, else ``None`` (whoever else's it is)."""
+    query = (
+        select(Household)
+        .join(HelperAssignment, col(HelperAssignment.household_id) == Household.id)
+        .where(
+            Household.id == household_id,
+            HelperAssignment.helper_id == helper_id,
+            col(HelperAssignment.ended_at).is_(None),
+        )
+    )
+    return session.exec(query).first()
+
+
+def income_total(income: dict[str, Any]) -> float | None:
+    """The month's income summed over the sources, or ``None`` ("about the same")."""
+    if not income or income.get("about_the_same"):
+        return None
+    return float(sum(float(income.get(s, 0) or 0) for s in INCOME_SOURCES))
+
+
+def last_income_total(session: Session, household_id: int, before: str) -> float | None:
+    """The latest income given by source before ``before`` (a period), for the drop check."""
+    query = (
+        select(Visit.income)
+        .where(Visit.household_id == household_id, col(Visit.period) < before)
+        .order_by(col(Visit.period).desc(), col(Visit.id).desc())
+        .limit(12)
+    )
+    for income in session.exec(query):
+        total = income_total(dict(income or {}))
+        if total is not None:
+            return total
+    return None
