@@ -64,6 +64,9 @@ class ChannelRun:
         self.drained = False
         #: Rows marked ``sending`` by this run (what ``run`` returns).
         self.handled = 0
+        #: Sends at once at most (the sender's connections): more would queue for a socket
+        #: and time out there instead of waiting here.
+        self.max_in_flight = owner.max_in_flight
 
     def held_ids(self) -> list[int]:
         """The rows this run holds (claimed or in flight): their leases are renewed."""
@@ -136,6 +139,8 @@ class ChannelRun:
 
     def _next_ready(self) -> OutboxMessage | None:
         """The next row of the most urgent free recipient: that recipient's oldest row."""
+        if len(self.tasks) >= self.max_in_flight:
+            return None  # a send finishing sets ``progress``
         now = self.owner.clock()
         seen: set[str] = set()
         for row in self.waiting:
@@ -241,8 +246,11 @@ class ChannelRun:
 
     async def _idle(self, stop: asyncio.Event | None, once: bool) -> None:
         now = self.owner.clock()
+        full = len(self.tasks) >= self.max_in_flight  # then only a finished send wakes it
         wake_at = [
-            self.pacer.ready_at(r.recipient) for r in self.waiting if r.recipient not in self.busy
+            self.pacer.ready_at(r.recipient)
+            for r in self.waiting
+            if r.recipient not in self.busy and not full
         ]
         if not once:
             wake_at.append(self._claim_due_at())

@@ -84,7 +84,8 @@ class Dispatcher:
     ``limits`` is one :class:`Limits` for every channel or a mapping by channel name;
     ``is_group`` tells, per channel, which recipients are groups (their own, slower limit).
     ``lookahead`` bounds the rows a channel holds claimed but unsent. ``lease`` is how long
-    a hold lasts without a heartbeat (:data:`LEASE`).
+    a hold lasts without a heartbeat (:data:`LEASE`). ``max_in_flight`` bounds the sends
+    under way at once per channel (keep it under the sender's connection pool).
     """
 
     def __init__(
@@ -97,6 +98,7 @@ class Dispatcher:
         batch_size: int = 100,
         lookahead: int | None = None,
         lease: timedelta = LEASE,
+        max_in_flight: int = 32,
         worker: str | None = None,
         now: Callable[[], datetime] = utcnow,
         on_stopped: Callable[[str, str], None] | None = None,
@@ -108,6 +110,8 @@ class Dispatcher:
         self.retry = retry or RetryPolicy()
         self.batch_size = batch_size
         self.lease = lease
+        #: Sends under way at once per channel, at most.
+        self.max_in_flight = max_in_flight
         #: Unique per dispatcher; the pid and a random part say which process held a row.
         self.worker = worker or f"dispatch-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.now = now

@@ -290,3 +290,27 @@ async def test_a_villager_who_writes_again_after_a_lost_reply_is_asked_the_curre
 def keyboard(call: Call) -> list[list[dict[str, str]]]:
     markup = call.params.get("reply_markup") or {}
     return list(markup.get("inline_keyboard", []))
+
+
+async def test_sends_under_way_at_once_stay_within_the_bound(services: Services) -> None:
+    for n in range(40):
+        put(services, f"b{n}", f"m{n}", Priority.INTERACTIVE)
+    under_way, most = 0, 0
+
+    class Slow(Recorder):
+        async def send(self, recipient: str, payload: dict[str, Any]) -> Outcome:
+            nonlocal under_way, most
+            under_way += 1
+            most = max(most, under_way)
+            await asyncio.sleep(0.02)
+            under_way -= 1
+            return await super().send(recipient, payload)
+
+    sender = Slow()
+    dispatcher = Dispatcher(
+        services.db, {"test": sender}, now=services.clock, limits=FAST, max_in_flight=4
+    )
+    while len(sender.sent) < 40:
+        await dispatcher.run_once()
+    assert most <= 4
+    assert sorted(sender.sent) == sorted(f"m{n}" for n in range(40))

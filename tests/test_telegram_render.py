@@ -152,7 +152,9 @@ def test_a_button_press_is_keyed_by_the_pressed_message() -> None:
     decoded = decode(update(callback_query=query))
     assert isinstance(decoded, Decoded)
     assert decoded.incoming.external_id == "cb:42:3" and decoded.callback_id == "77"
-    assert decoded.mark == {"edit": {"message_id": 3, "html": "家里有人生大病吗？\n\n☑ 是"}}
+    assert decoded.incoming.ahead == (
+        {"edit": {"message_id": 3, "html": "家里有人生大病吗？\n\n☑ 是"}},
+    )
     bot = {"id": 1, "is_bot": True, "first_name": "b"}
     member = {
         "chat": {"id": 42, "type": "private"},
