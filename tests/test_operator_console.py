@@ -15,6 +15,7 @@ from bot.channels.operator import CHANNEL, sender_of, spoken_code
 from bot.inbound import InboundMessage
 from bot.render import Rendered
 from bot.services import Services
+from intake.reports.models import Report, ReportSource
 from intake.users import Role
 
 _BUTTON = re.compile(
@@ -127,3 +128,28 @@ def test_the_sender_is_the_operator_and_the_call() -> None:
     said = (Rendered("回电请求编号：VXFJ-3N5V"), Rendered("还需要办什么？"))
     assert spoken_code(said) is not None
     assert spoken_code((Rendered("没有编号"),)) is None
+
+
+async def test_a_named_complaint_taken_on_the_phone_is_a_hotline_report_with_no_chat(
+    services: Services,
+) -> None:
+    add_user(services, "op2", Role.OPERATOR, "gangkou")
+    async with client_for(services) as client:
+        await login(client, "op2")
+        call = await _take_call(client)
+        await call.press("反映问题 / 举报 / 投诉")
+        await call.press("对干部或办事有意见（投诉）")
+        await call.press("塘口村")
+        await call.press("乡镇政府或乡镇工作人员")
+        await call.say("申请三个月了，乡镇一直没人来看。")
+        await call.press("实名反映")
+        await call.say("周平")
+        await call.say("0715-3811062")
+        await call.press("是")  # the caller agrees to a call-back on that number
+        await call.press("否")  # no ID number
+        assert re.search(r'<output id="tracking-code" class="code">', call.page.text)
+    with services.db.read() as db:
+        report = db.exec(select(Report)).one()
+    assert report.source == ReportSource.HOTLINE, "taken on the hotline, not a chat"
+    assert report.contact_id is None, "the caller is reached by phone, not the console's chat"
+    assert report.routed_level == "county"

@@ -43,7 +43,7 @@ from intake.reports.anonymity import (
 from intake.reports.filing import ReportDraft, Reporter, ReportError, audit_time, file_report
 from intake.reports.kinds import ReportRules, report_rules
 from intake.reports.lookup import Asker, Outcome, StatusView, lookup
-from intake.reports.models import Report, ReportSource, ReportState, find_report
+from intake.reports.models import Report, ReportSource, ReportState, find_report, source_of
 from intake.reports.procedure import ProcedureError, object_to
 from notifications.outbox import forget_once_settled
 
@@ -148,7 +148,10 @@ def _said(error: Exception, language: str) -> str:
     return en if language == "en" and en else zh
 
 
-def _draft(data: dict[str, Any], contact_id: int | None) -> ReportDraft:
+def _draft(data: dict[str, Any], channel: str, contact_id: int | None) -> ReportDraft:
+    source = source_of(channel)
+    if source is not ReportSource.CHAT:
+        contact_id = None  # an operator's call: the caller is reached by phone, not this chat
     reporter = None
     if not data.get("anonymous", True):
         reporter = Reporter(
@@ -165,7 +168,7 @@ def _draft(data: dict[str, Any], contact_id: int | None) -> ReportDraft:
         text=str(data.get("text") or ""),
         subject_name=data.get("subject_name") or None,
         village_told=bool(data.get("village_told", True)),
-        source=ReportSource.CHAT,
+        source=source,
         reporter=reporter,
     )
 
@@ -186,7 +189,7 @@ def report_filed(call: EffectCall) -> list[Reply]:
     rules = _rules(policy)
     if rules is None:
         return [Reply((Text("report.unavailable"),))]
-    draft = _draft(data, contact.id)
+    draft = _draft(data, contact.channel, contact.id)
     try:
         with call.db.begin_nested():  # a refusal leaves nothing half-written
             report = _file(call, draft, policy, rules)

@@ -64,6 +64,8 @@ class Helper(SQLModel, table=True):
     """A person who helps households; never found by name alone (names repeat)."""
 
     __tablename__ = "helper"
+    #: Every message asks whether its chat is a helper's (the 记录走访 entry).
+    __table_args__ = (Index("ix_helper_chat", "chat_channel", "chat_external_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=64)

@@ -64,6 +64,16 @@ class ReportSource(StrEnum):
     MAILBOX = "mailbox"
 
 
+#: Channels whose reports came in another way than a chat of the reporter's own: the
+#: hotline operator's console takes calls (the caller has no chat to answer to).
+SOURCE_OF_CHANNEL = {"operator": ReportSource.HOTLINE}
+
+
+def source_of(channel: str) -> ReportSource:
+    """How a report filed on ``channel`` came in."""
+    return SOURCE_OF_CHANNEL.get(channel, ReportSource.CHAT)
+
+
 class Report(SQLModel, table=True):
     """One report. Its place columns say what it concerns; ``routed_level`` who handles it."""
 

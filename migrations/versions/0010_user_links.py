@@ -43,8 +43,11 @@ def upgrade() -> None:
         sa.UniqueConstraint("code_hash"),
     )
     op.create_index("ix_user_link_user_id", "user_link", ["user_id"], unique=False)
+    # Every message asks whether its chat is a helper's (the 记录走访 entry): by index.
+    op.create_index("ix_helper_chat", "helper", ["chat_channel", "chat_external_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_helper_chat", table_name="helper")
     op.drop_index("ix_user_link_user_id", table_name="user_link")
     op.drop_table("user_link")
