@@ -67,7 +67,8 @@ def _posts(item_id: int) -> list[tuple[str, dict[str, str]]]:
         (f"/cadre/items/{item_id}/act", {"action": "start_village_review"}),
         (f"/cadre/items/{item_id}/reveal/id", {}),
         (f"/cadre/items/{item_id}/reveal/phone", {}),
-        ("/cadre/account", {"language": "en", "chat_channel": "x", "chat_external_id": "1"}),
+        ("/cadre/account", {"language": "en"}),
+        ("/cadre/account/link-code", {}),
         ("/cadre/logout", {}),
     ]
 

@@ -20,11 +20,14 @@ from cadre_support import (
 from conftest import FakeClock
 from sqlmodel import select
 
+from bot.conversation import Incoming
+from bot.engine import Input
 from bot.services import Services
 from intake.callbacks import request_callback
 from intake.contacts import find_contact
+from intake.helpers.links import deep_link_payload
 from intake.queue import QueueItem
-from intake.users import Role
+from intake.users import Role, User
 
 
 def _status(services: Services, item_id: int) -> str:
@@ -119,18 +122,38 @@ async def test_login_and_account_forms_name_what_is_missing(services: Services) 
         assert "请填写：密码。" in empty.text and "Please fill in: Password." in empty.text
         assert 'value="cun"' in empty.text, "the user name is kept"
         csrf = await login(client, "cun")  # the empty try was not counted as a failure
-        half = await client.post(
-            "/cadre/account",
-            data={"csrf_token": csrf, "language": "en", "chat_channel": "telegram"},
-        )
-        assert half.status_code == 422
-        assert "请填写：聊天账号ID。" in half.text
-        assert 'value="telegram"' in half.text and '<option value="en" selected>' in half.text
-        saved = await client.post(
-            "/cadre/account",
-            data={"csrf_token": csrf, "chat_channel": "telegram", "chat_external_id": "42"},
-        )
+        saved = await client.post("/cadre/account", data={"csrf_token": csrf, "language": "en"})
         assert saved.status_code == 303
+        odd = await client.post("/cadre/account", data={"csrf_token": csrf, "language": "xx"})
+        assert odd.status_code == 303, "a language the pages do not speak is ignored"
+
+
+async def test_a_cadre_links_the_digest_chat_with_a_code_from_the_account_page(
+    services: Services,
+) -> None:
+    add_user(services, "cun2", Role.VILLAGE, VILLAGE_A)
+    async with client_for(services) as client:
+        csrf = await login(client, "cun2")
+        page = await client.get("/cadre/account")
+        assert "还没有绑定聊天" in page.text and "chat_external_id" not in page.text
+        shown = await client.post("/cadre/account/link-code", data={"csrf_token": csrf})
+        assert shown.status_code == 200
+        found = re.search(r'<p class="code" id="link-code">([A-Z0-9-]+)</p>', shown.text)
+        assert found, "the code to send from the chat"
+        code = found.group(1)
+        refused = await client.post("/cadre/account/link-code", data={"csrf_token": "forged"})
+        assert refused.status_code == 403
+    opened = Input(start=True, payload=deep_link_payload(code))  # /start h_<code>
+    asked = services.conversations.receive(Incoming("webhook", "d1", "cadre-chat", opened))
+    confirm = [data for r in asked.replies for label, data in r.buttons if label == "是"]
+    assert confirm, [r.text for r in asked.replies]
+    services.conversations.receive(Incoming("webhook", "d2", "cadre-chat", Input(data=confirm[0])))
+    with services.db.read() as db:
+        user = db.exec(select(User).where(User.username == "cun2")).one()
+    assert (user.chat_channel, user.chat_external_id) == ("webhook", "cadre-chat")
+    async with client_for(services) as client:
+        await login(client, "cun2")
+        assert "已绑定：webhook" in (await client.get("/cadre/account")).text
 
 
 async def test_answers_as_given_and_an_ended_notice(services: Services, clock: FakeClock) -> None:

@@ -19,13 +19,14 @@ from starlette.concurrency import run_in_threadpool
 
 from intake import audit, exports, public_notice
 from intake.crypto import FieldCipher
+from intake.helpers.links import LINK_LIFETIME, deep_link_payload, new_user_link_code
 from intake.policy import Policy
-from intake.users import Scope, User, link_chat
+from intake.users import Scope, User
 from intake.web import auth
 from intake.web.auth import Viewer
 from intake.web.deps import WebDeps
 from intake.web.errors import route_class
-from intake.web.render import page, translator
+from intake.web.render import page
 from intake.workdays import SHANGHAI
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -183,53 +184,46 @@ def build_account_router(deps: WebDeps) -> APIRouter:
     async def account_save(request: Request, viewer: Current) -> Response:
         await auth.check_csrf(request, viewer.csrf)
         form = await request.form()
-        typed = {name: str(form.get(name) or "").strip() for name in _ACCOUNT_FIELDS}
-        missing = _chat_missing(typed)
-        if missing:  # shown again as typed, the empty half of the chat account named
-            context = {"viewer": viewer, "csrf": viewer.csrf, "typed": typed, "missing": missing}
-            context["error"] = _missing_message(viewer.locale, missing)
-            return page(request, "account.html", viewer.locale, context, status_code=422)
-        await run_in_threadpool(_save_account, deps, viewer, form)
+        await run_in_threadpool(_save_language, deps, viewer, str(form.get("language") or ""))
         return RedirectResponse("/cadre/account", status_code=303)
+
+    @router.post("/account/link-code", response_class=HTMLResponse)
+    async def account_link_code(request: Request, viewer: Current) -> Response:
+        """A one-time code the cadre types (or opens as ``/start h_…``) in the chat that is to
+        receive the digest: the chat is linked only by someone who holds the code."""
+        await auth.check_csrf(request, viewer.csrf)
+        code = await run_in_threadpool(_new_link_code, deps, viewer)
+        context = {
+            "viewer": viewer,
+            "csrf": viewer.csrf,
+            "link_code": code,
+            "link_payload": deep_link_payload(code),
+            "link_hours": int(LINK_LIFETIME.total_seconds() // 3600),
+        }
+        return page(request, "account.html", viewer.locale, context)
 
     return router
 
 
-_ACCOUNT_FIELDS = ("language", "chat_channel", "chat_external_id")
-_CHAT_LABELS = {
-    "chat_channel": "cadre.account.chat_channel",
-    "chat_external_id": "cadre.account.chat_external_id",
-}
-
-
-def _chat_missing(typed: dict[str, str]) -> list[str]:
-    """The empty half of a chat account: a digest needs both the channel and the id."""
-    halves = ("chat_channel", "chat_external_id")
-    if all(typed[name] for name in halves) or not any(typed[name] for name in halves):
-        return []
-    return [name for name in halves if not typed[name]]
-
-
-def _missing_message(locale: str, missing: list[str]) -> str:
-    t = translator(locale)
-    names = (", " if t.locale == "en" else "、").join(t(_CHAT_LABELS[n]) for n in missing)
-    return str(t("cadre.error.missing_fact", fact=names))
-
-
-def _save_account(deps: WebDeps, viewer: Viewer, form: Any) -> None:
-    """Store the user's language and linked chat account."""
+def _save_language(deps: WebDeps, viewer: Viewer, language: str) -> None:
+    """Store the user's language (only the two the pages speak)."""
+    if language not in ("zh_CN", "en"):
+        return
     with deps.db.write() as db:
         user = db.get(User, viewer.user.id)
-        assert user is not None and user.id is not None
-        language = str(form.get("language") or user.language)
-        user.language = language if language in ("zh_CN", "en") else user.language
+        assert user is not None
+        user.language = language
         db.add(user)
-        link_chat(
+
+
+def _new_link_code(deps: WebDeps, viewer: Viewer) -> str:
+    with deps.db.write() as db:
+        assert viewer.user.id is not None
+        return new_user_link_code(
             db,
-            user.username,
-            str(form.get("chat_channel") or "")[:32],
-            str(form.get("chat_external_id") or "")[:128],
-            actor=audit.user_actor(user.id),
+            deps.cipher,
+            user_id=viewer.user.id,
+            actor=audit.user_actor(viewer.user.id),
             now=deps.clock(),
         )
 

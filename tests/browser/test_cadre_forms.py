@@ -5,6 +5,7 @@ field missing keeps everything typed and names what is missing; tap targets are 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +94,8 @@ def test_every_form_keeps_what_was_typed(browser: Any, server: str, services: Se
                 page.screenshot(path=str(IMAGES / "item-form-kept.png"), full_page=True)
             page.goto(f"{server}/cadre/items/{item.id}")
     page.goto(f"{server}/cadre/account")
-    page.fill("input[name=chat_channel]", "telegram")
-    page.click("main button[type=submit]")
-    expect(page.locator(".error")).to_contain_text("请填写：聊天账号ID。")
-    expect(page.locator("input[name=chat_channel]")).to_have_value("telegram")
+    page.click("form[action='/cadre/account/link-code'] button[type=submit]")
+    expect(page.locator("#link-code")).to_have_text(re.compile(r"^[A-Z0-9]{5}-[A-Z0-9]+$"))
     context.close()
 
 
