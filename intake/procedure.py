@@ -259,7 +259,8 @@ def _transition(item: QueueItem, action: str, scope: Scope) -> Transition:
         raise ProcedureError("out_of_scope", "this item is outside your area")
     found = _TABLE.get((ItemStatus(item.status), wanted))
     if found is None or not _kind_ok(found, item):
-        allowed = ", ".join(t.action.value for t in TRANSITIONS if t.source == item.status) or "-"
+        open_here = [t for t in TRANSITIONS if t.source == item.status and _kind_ok(t, item)]
+        allowed = ", ".join(t.action.value for t in open_here) or "-"
         raise ProcedureError(
             "illegal",
             f"cannot {wanted.value} an item in status {item.status}; allowed: {allowed}",

@@ -98,9 +98,8 @@ def due_reviews(session: Session, today: date) -> list[Due]:
     starts = _starts(session)
     if not starts:
         return []
-    categories = dict(
-        session.exec(select(Household.id, Household.category).where(col(Household.id).in_(starts)))
-    )
+    query = select(Household.id, Household.category).where(col(Household.id).in_(starts))
+    categories = {int(h or 0): c for h, c in session.exec(query)}
     opened = {
         (r.household_id, r.kind, r.period_start)
         for r in session.exec(select(HelpReview).where(col(HelpReview.household_id).in_(starts)))
