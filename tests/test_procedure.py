@@ -72,13 +72,15 @@ def _item(
 def _review_row(db: Session, item: QueueItem) -> HelpReview:
     """The household and review row behind a review or exit item."""
     serial = next(_codes)
+    village = item.village_code or VILLAGE_A
     household = Household(id_hash=f"h{serial}", id_cipher="x", head_name=f"户主{serial}",
-                          village_code=item.village_code or VILLAGE_A, category="monitored")  # fmt: skip
+                          village_code=village, category="monitored")  # fmt: skip
     db.add(household)
     db.flush()
     assert item.id is not None and household.id is not None
+    opened = datetime(2026, 12, 1, tzinfo=UTC)
     review = HelpReview(queue_item_id=item.id, household_id=household.id, kind=item.kind,
-                        period_start=date(2025, 12, 1), opened_at=datetime(2026, 12, 1, tzinfo=UTC))  # fmt: skip
+                        period_start=date(2025, 12, 1), opened_at=opened)  # fmt: skip
     db.add(review)
     db.flush()
     return review
