@@ -88,11 +88,10 @@ def test_helper_names_become_helpers_and_assignments(database_url: str) -> None:
         helpers = conn.execute(
             text("SELECT id, name, township_code, village_code FROM helper ORDER BY id")
         ).all()
-        current = dict(
-            conn.execute(
-                text("SELECT household_id, helper_id FROM helper_assignment WHERE ended_at IS NULL")
-            ).all()
+        open_rows = text(
+            "SELECT household_id, helper_id FROM helper_assignment WHERE ended_at IS NULL"
         )
+        current = {int(h): int(k) for h, k in conn.execute(open_rows).all()}
         events = conn.execute(
             text("SELECT action, subject_kind, actor FROM audit_event ORDER BY id")
         ).all()
