@@ -15,6 +15,7 @@ from helpers_support import id_number, row, write_csv, write_xlsx
 from sqlmodel import col, func, select
 
 from bot.services import Services
+from intake.audit import AuditEvent
 from intake.helpers.models import Helper
 from intake.helpers.roster_file import IMPORT_COLUMNS
 from intake.households import Household
@@ -104,6 +105,8 @@ async def test_dry_run_then_import_then_reimport(services: Services, tmp_path: P
         assert _count(redo, "created") == 0 and _count(redo, "unchanged") == 3
     assert _households(services) == 3, "re-importing updates, never duplicates"
     with services.db.read() as db:
+        imports = list(db.exec(select(AuditEvent).where(AuditEvent.action == "roster.imported")))
+        assert [(e.data["created"], e.data["rejected"]) for e in imports] == [(3, 2), (0, 2)]
         assert sorted(h.name for h in db.exec(select(Helper))) == ["李帮扶", "王帮扶"]
 
 

@@ -26,6 +26,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
+from intake import audit
 from intake.crypto import FieldCipher
 from intake.db import Database
 from intake.helpers.roster import ImportReport, import_roster, rejected_xlsx
@@ -160,6 +161,8 @@ class ImportRegistry:
                 self.db, self.cipher, path, scope=scope, policies=self.policies, actor=actor,
                 now=self.clock(), today=today, dry_run=job.dry_run, progress=progress,
             )  # fmt: skip
+            if not job.dry_run:
+                self._record(job, actor)
             job.state = JobState.DONE
         except HeaderError as error:
             job.error, job.error_detail = "helpers.upload.bad_columns", str(error)
@@ -172,6 +175,16 @@ class ImportRegistry:
             if not (job.dry_run and job.state is JobState.DONE):
                 job.path = None
                 path.unlink(missing_ok=True)
+
+    def _record(self, job: ImportJob, actor: str) -> None:
+        """The import, with its counts (never a row's content), in the audit log."""
+        report = job.report or ImportReport()
+        with self.db.write() as session:
+            audit.record(session, actor=actor, action="roster.imported", subject_kind="user",
+                         subject_id=job.owner, at=self.clock(),
+                         data={"rows": report.rows, "created": report.created,
+                               "updated": report.updated, "unchanged": report.unchanged,
+                               "rejected": len(report.problems)})  # fmt: skip
 
     def _expire(self) -> None:
         cutoff = self.clock() - JOB_LIFETIME
