@@ -316,3 +316,25 @@ def test_one_review_per_household_and_year(services: Services, clock: FakeClock)
                           kind="review", period_start=due.period_start,
                           opened_at=services.clock()))  # fmt: skip
         db.flush()
+
+
+async def test_enrolled_again_during_follow_up_gets_a_new_year(
+    services: Services, clock: FakeClock
+) -> None:
+    """A household whose risk came back and was enrolled again is reviewed a year later."""
+    _enrolled(services, clock, "g-1", 51)
+    clock.advance(days=365)
+    assert _open(services) == 1
+    rid = _review_item(services, ItemKind.REVIEW).id or 0
+    for action in ("propose_outcome", "check_outcome", "confirm_outcome"):
+        _apply(services, rid, action, {"home_visit": "on", "meeting_result": "稳定",
+                                       "outcome": "risk_eliminated"})  # fmt: skip
+    clock.advance(days=100)
+    _enrolled(services, clock, "g-2", 51)  # the same ID number: the same household
+    with services.db.read() as db:
+        assert len(list(db.exec(select(Household)))) == 1
+    clock.advance(days=300)
+    assert _open(services) == 0, "neither the old follow-up's exit nor a review yet"
+    clock.advance(days=66)
+    assert _open(services) == 1
+    assert _review_item(services, ItemKind.REVIEW).id != rid

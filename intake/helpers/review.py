@@ -84,8 +84,10 @@ def _starts(session: Session) -> dict[int, tuple[str, date, int]]:
     for review in session.exec(decided.order_by(col(HelpReview.decided_at))):
         if review.household_id not in starts or review.decided_at is None:
             continue
-        _, _, item_id = starts[review.household_id]
+        _, since, item_id = starts[review.household_id]
         day = _local(review.decided_at)
+        if day < since:
+            continue  # decided before a later enrolment (the household applied again)
         if review.outcome in _STARTS_HELP:
             starts[review.household_id] = (MONITORED, day, item_id)
         elif review.outcome == Outcome.RISK_ELIMINATED:
