@@ -19,8 +19,9 @@ from openpyxl.styles import Font
 from sqlmodel import Session, col, select
 
 from intake.crypto import FieldCipher, FieldCipherError
-from intake.exports import MEASURES_COLUMNS, NOT_POOR, text_cell
+from intake.exports import MEASURES_COLUMNS, NOT_POOR
 from intake.helpers.models import Helper, RosterEntry, Visit
+from intake.helpers.sheets import text_row
 from intake.helpers.visits import CHECKS, INCOME_SOURCES
 from intake.households import Household
 from intake.policy import Policy
@@ -148,10 +149,7 @@ def visit_log_xlsx(rows: Sequence[Sequence[Any]], unit: str, now: datetime) -> b
         cell.font = Font(bold=True)
     sheet["A1"].font = Font(bold=True, size=14)
     for row in rows:
-        sheet.append([text_cell(v) for v in row])
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"
+        sheet.append(text_row(sheet, row))
     sheet.freeze_panes = "A4"
     buffer = io.BytesIO()
     book.save(buffer)
