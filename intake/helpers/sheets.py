@@ -23,7 +23,7 @@ def text_row(sheet: Any, values: Iterable[Any]) -> list[Cell]:
     """Cells for ``sheet.append``: strings kept strings, never formulas."""
     cells = []
     for value in values:
-        cell = Cell(sheet, value=text_cell(value))
+        cell = Cell(sheet, row=1, column=1, value=text_cell(value))  # placed by append
         if isinstance(cell.value, str):
             cell.data_type = "s"
         cells.append(cell)

@@ -136,21 +136,26 @@ def visit_log_rows(
 
 
 def visit_log_xlsx(rows: Sequence[Sequence[Any]], unit: str, now: datetime) -> bytes:
-    """The workbook: title, unit line, the header, the rows (every string kept a string)."""
+    """The workbook: title, unit line, the header, the rows (every string kept a string).
+
+    Written in openpyxl's write-only mode: a township's year of visits is tens of
+    thousands of rows, which the ordinary mode would hold in memory cell by cell.
+    """
     local = now.astimezone(SHANGHAI)
     title = f"帮扶责任人走访记录（{local.year}年{local.month}月导出）"
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "走访记录"
-    sheet.append([title])
-    sheet.append([f"单位：{unit}"])
-    sheet.append(list(VISIT_LOG_COLUMNS))
-    for cell in sheet[3]:
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("走访记录")
+    sheet.freeze_panes = "A4"
+    heading = text_row(sheet, [title])
+    heading[0].font = Font(bold=True, size=14)
+    sheet.append(heading)
+    sheet.append(text_row(sheet, [f"单位：{unit}"]))
+    header = text_row(sheet, VISIT_LOG_COLUMNS)
+    for cell in header:
         cell.font = Font(bold=True)
-    sheet["A1"].font = Font(bold=True, size=14)
+    sheet.append(header)
     for row in rows:
         sheet.append(text_row(sheet, row))
-    sheet.freeze_panes = "A4"
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
