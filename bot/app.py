@@ -145,6 +145,7 @@ def cadre_deps(services: Services, channels: Sequence[Channel[Any]] = ()) -> Web
         cookie_secure=settings.secure_cookie(),
         post_notice=post_notice,
         attachment_openers=openers,
+        bot_username=settings.telegram_bot_username,
     )
 
 

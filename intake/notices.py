@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from intake.applications import Application
 from intake.contacts import Contact
+from intake.helpers.review_notices import review_body
 from intake.policy import Policy
 from intake.procedure import Action, Done, Sink
 from intake.queue import QueueItem
@@ -85,7 +86,7 @@ def _body(done: Done, policy: Policy, locale: str) -> str | None:
         return translate(locale, "notice.merged", other=done.facts.get("merge_code", ""))
     if action is Action.CLOSE_CALLBACK:
         return translate(locale, "notice.callback_done")
-    return None
+    return review_body(done, locale)
 
 
 def _declined(policy: Policy, locale: str, reason: str) -> str:

@@ -14,6 +14,12 @@ and adjusted workdays counted), the public notice lasts ``public_notice_days`` c
 days (it ends at 23:59:59 Beijing time on the day that many days after posting), and the
 county confirms within ``decision_days`` days of the notice's end.
 
+The 1-year review (``review`` items) and the exit after the follow-up year (``exit``
+items) walk the same ladder as enrolment — village proposes, township checks, county
+decides (:mod:`intake.helpers.outcomes`) — each step a recorded decision; a level that
+decides otherwise than the one below must say why. Enrolment names a helper from the
+place's list, or creates one (:mod:`intake.helpers.assignments`).
+
 A cadre's reasons and free-text facts (meeting result, the detailed reason, measures) may
 say what ails a family; they are written encrypted, in the audit log and the enrolment.
 """
@@ -36,6 +42,11 @@ from intake import audit
 from intake.applications import Application
 from intake.columns import utc_column, utcnow
 from intake.crypto import FieldCipher
+from intake.helpers import outcomes
+from intake.helpers.assignments import assign_helper
+from intake.helpers.enrolment import HelperChoiceError, enrolment_helper
+from intake.helpers.models import Helper, HelpReview
+from intake.households import Household
 from intake.policy import Policy
 from intake.queue import ItemKind, ItemStatus, QueueItem, find_by_tracking_code
 from intake.users import Role, Scope
@@ -74,6 +85,10 @@ class Action(StrEnum):
     WITHDRAW = "withdraw"
     MERGE = "merge"
     CLOSE_CALLBACK = "close_callback"
+    #: The review and exit ladder (the outcome is a fact of each step).
+    PROPOSE_OUTCOME = "propose_outcome"
+    CHECK_OUTCOME = "check_outcome"
+    CONFIRM_OUTCOME = "confirm_outcome"
 
 
 _LOCAL = frozenset({Role.VILLAGE, Role.TOWNSHIP, Role.ADMIN})
@@ -93,6 +108,8 @@ class Transition:
     reason_required: bool = False
     #: Facts the form must carry (see :func:`_check_facts`).
     facts: tuple[str, ...] = ()
+    #: The kinds of item the move is for.
+    kinds: frozenset[str] = frozenset({ItemKind.APPLICATION})
 
 
 OPEN_APPLICATION = (S.SUBMITTED, S.VILLAGE_REVIEW, S.TOWNSHIP_REVIEW, S.PUBLIC_NOTICE)
@@ -110,6 +127,11 @@ _WITHDRAW_ROLES: dict[ItemStatus, frozenset[Role]] = {
 #: A merge target must still be a live record of the household: not declined, withdrawn
 #: or itself merged away (an enrolled item may take a late duplicate).
 MERGE_REFUSED_TARGETS = frozenset({S.NOT_ENROLLED, S.WITHDRAWN, S.MERGED})
+_APPLICATION = frozenset({ItemKind.APPLICATION})
+_REVIEWS = frozenset({ItemKind.REVIEW, ItemKind.EXIT})
+#: The level whose decision each ladder step records (see :mod:`intake.helpers.outcomes`).
+_STEP_LEVEL = {"propose_outcome": "proposed", "check_outcome": "checked"}
+_STEP_LEVEL["confirm_outcome"] = "outcome"
 
 TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.SUBMITTED, Action.START_VILLAGE_REVIEW, S.VILLAGE_REVIEW, _LOCAL),
@@ -120,7 +142,14 @@ TRANSITIONS: tuple[Transition, ...] = (
         _LOCAL,
         facts=("home_visit", "consent_confirmed", "meeting_result"),
     ),
-    Transition(S.TOWNSHIP_REVIEW, Action.RETURN_TO_VILLAGE, S.VILLAGE_REVIEW, _TOWNSHIP, True),
+    Transition(
+        S.TOWNSHIP_REVIEW,
+        Action.RETURN_TO_VILLAGE,
+        S.VILLAGE_REVIEW,
+        _TOWNSHIP,
+        True,
+        kinds=_APPLICATION | _REVIEWS,
+    ),
     Transition(S.TOWNSHIP_REVIEW, Action.START_NOTICE, S.PUBLIC_NOTICE, _TOWNSHIP),
     Transition(S.TOWNSHIP_REVIEW, Action.DECLINE, S.NOT_ENROLLED, _TOWNSHIP, True),
     Transition(S.PUBLIC_NOTICE, Action.RECORD_OBJECTION, S.TOWNSHIP_REVIEW, _LOCAL, True),
@@ -132,7 +161,31 @@ TRANSITIONS: tuple[Transition, ...] = (
         for s, roles in _WITHDRAW_ROLES.items()
     ),
     *(Transition(s, Action.MERGE, S.MERGED, _ANY, facts=("merge_into",)) for s in _CLOSABLE),
-    Transition(S.OPEN, Action.CLOSE_CALLBACK, S.DONE, _ANY, True),
+    Transition(S.OPEN, Action.CLOSE_CALLBACK, S.DONE, _ANY, True, kinds=frozenset({"callback"})),
+    Transition(
+        S.VILLAGE_REVIEW,
+        Action.PROPOSE_OUTCOME,
+        S.TOWNSHIP_REVIEW,
+        _LOCAL,
+        facts=("home_visit", "outcome", "meeting_result"),
+        kinds=_REVIEWS,
+    ),
+    Transition(
+        S.TOWNSHIP_REVIEW,
+        Action.CHECK_OUTCOME,
+        S.COUNTY_CONFIRM,
+        _TOWNSHIP,
+        facts=("outcome",),
+        kinds=_REVIEWS,
+    ),
+    Transition(
+        S.COUNTY_CONFIRM,
+        Action.CONFIRM_OUTCOME,
+        S.DONE,
+        _COUNTY,
+        facts=("outcome",),
+        kinds=_REVIEWS,
+    ),
 )
 _TABLE: dict[tuple[ItemStatus, Action], Transition] = {(t.source, t.action): t for t in TRANSITIONS}
 assert len(_TABLE) == len(TRANSITIONS), "two transitions share a (status, action)"
@@ -194,8 +247,7 @@ def available(item: QueueItem, scope: Scope) -> list[Transition]:
 
 
 def _kind_ok(transition: Transition, item: QueueItem) -> bool:
-    is_callback = transition.action is Action.CLOSE_CALLBACK
-    return is_callback == (item.kind == ItemKind.CALLBACK)
+    return item.kind in transition.kinds
 
 
 def _transition(item: QueueItem, action: str, scope: Scope) -> Transition:
@@ -207,7 +259,8 @@ def _transition(item: QueueItem, action: str, scope: Scope) -> Transition:
         raise ProcedureError("out_of_scope", "this item is outside your area")
     found = _TABLE.get((ItemStatus(item.status), wanted))
     if found is None or not _kind_ok(found, item):
-        allowed = ", ".join(t.action.value for t in TRANSITIONS if t.source == item.status) or "-"
+        open_here = [t for t in TRANSITIONS if t.source == item.status and _kind_ok(t, item)]
+        allowed = ", ".join(t.action.value for t in open_here) or "-"
         raise ProcedureError(
             "illegal",
             f"cannot {wanted.value} an item in status {item.status}; allowed: {allowed}",
@@ -294,11 +347,13 @@ def _check_facts(
             if facts.get(name) not in (True, "on", "true", "1", "yes"):
                 raise ProcedureError("missing_fact", f"{name} must be confirmed", fact=name)
             checked[name] = True
-        elif name == "meeting_result" or name == "helper":
-            value = _text(facts, name, 64 if name == "helper" else 500)
+        elif name == "meeting_result":
+            value = _text(facts, name, 500)
             if value is None:
                 raise ProcedureError("missing_fact", f"{name} is required", fact=name)
             checked[name] = value
+        elif name == "outcome":
+            checked[name] = _outcome(item, facts.get(name))
         elif name == "risk_codes":
             checked[name] = _risk_codes(facts.get(name), policy)
         elif name == "merge_into":
@@ -307,6 +362,27 @@ def _check_facts(
     if transition.action is Action.ENROL:
         checked.update(_measures(facts))
     return checked
+
+
+def _outcome(item: QueueItem, raw: Any) -> str:
+    wanted = str(raw or "").strip()
+    if wanted not in outcomes.OUTCOMES.get(item.kind, ()):
+        raise ProcedureError("missing_fact", "choose an outcome", fact="outcome")
+    return wanted
+
+
+def _enrolment_helper(
+    session: Session,
+    item: QueueItem,
+    facts: Mapping[str, Any],
+    cipher: FieldCipher,
+    actor: str,
+    now: datetime,
+) -> Helper:
+    try:
+        return enrolment_helper(session, cipher, item, facts, actor=actor, now=now)
+    except HelperChoiceError as error:
+        raise ProcedureError(error.code, str(error), fact=error.fact) from None
 
 
 def _risk_codes(raw: Any, policy: Policy) -> list[str]:
@@ -382,6 +458,10 @@ def apply(
         raise ProcedureError("reason_required", "a reason is required", action=transition.action)
     checked = _check_facts(session, transition, item, facts or {}, policy, scope)
     _guard(transition, item, now)
+    review = _review_step(session, item, transition, checked, reason)
+    if transition.action is Action.ENROL:
+        helper = _enrolment_helper(session, item, facts or {}, cipher, actor, now)
+        checked["helper"], checked["helper_id"] = helper.name, helper.id
     due = _deadline(transition, item, policy, calendar, now)
     source = item.status
     item.status = transition.target
@@ -391,6 +471,9 @@ def apply(
         item.merged_into_id = checked["merge_into"]
     if transition.action is Action.ENROL:
         _enrol(session, item, checked, actor, cipher, now)
+    if review is not None and transition.action is Action.CONFIRM_OUTCOME:
+        outcome = outcomes.Outcome(checked["outcome"])
+        outcomes.conclude(session, review, outcome, actor=actor, now=now)
     session.add(item)
     assert item.id is not None
     event = audit.record(
@@ -415,6 +498,29 @@ def apply(
     return done
 
 
+def _review_step(
+    session: Session,
+    item: QueueItem,
+    transition: Transition,
+    checked: dict[str, Any],
+    reason: str | None,
+) -> HelpReview | None:
+    """Record a review or exit level's decision; a level overruling the one below must give
+    a reason. The county's decision itself is carried out by :func:`apply`."""
+    level = _STEP_LEVEL.get(transition.action.value)
+    if level is None:
+        return None
+    assert item.id is not None
+    review = outcomes.review_of(session, item.id)
+    if review is None:
+        raise ProcedureError("illegal", "no review behind this item", action=transition.action)
+    if reason is None and outcomes.step_differs(review, level, checked["outcome"]):
+        raise ProcedureError("reason_required", "a reason is required", action=transition.action)
+    if level != "outcome":
+        outcomes.record_step(session, review, level, checked["outcome"])
+    return review
+
+
 def _enrol(
     session: Session,
     item: QueueItem,
@@ -428,10 +534,18 @@ def _enrol(
     ).first()
     due = checked.get("measures_due")
     assert item.id is not None
+    household_id = application.household_id if application else None
+    household = session.get(Household, household_id) if household_id is not None else None
+    if household is not None and household.category != outcomes.MONITORED:
+        household.category, household.updated_at = outcomes.MONITORED, now
+        session.add(household)
+    if household_id is not None:
+        assign_helper(session, cipher, household_id=household_id, helper_id=checked["helper_id"],
+                      actor=actor, reason="纳入监测 / enrolment", now=now)  # fmt: skip
     session.add(
         Enrollment(
             queue_item_id=item.id,
-            household_id=application.household_id if application else None,
+            household_id=household_id,
             risk_codes=",".join(checked["risk_codes"]),
             reason_detail_cipher=cipher.seal(checked.get("reason_detail")),
             helper_name=checked["helper"],

@@ -22,6 +22,9 @@ class ItemKind(StrEnum):
 
     APPLICATION = "application"
     CALLBACK = "callback"
+    #: The 1-year review of an enrolled household, and the exit after the follow-up year.
+    REVIEW = "review"
+    EXIT = "exit"
 
 
 class ItemStatus(StrEnum):

@@ -9,8 +9,8 @@ not know (weekends only, with a warning).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
-from itertools import count
+from datetime import UTC, date, datetime, timedelta
+from itertools import count, product
 from typing import Any
 
 import pytest
@@ -20,6 +20,8 @@ from sqlmodel import Session, select
 
 from bot.services import Services
 from intake.audit import AuditEvent, events_for, reason_of
+from intake.helpers.models import HelpReview
+from intake.households import Household
 from intake.procedure import (
     TRANSITIONS,
     Action,
@@ -40,10 +42,17 @@ _codes = count(1)
 LEGAL = {(t.source, t.action): t for t in TRANSITIONS}
 
 
-def _item(db: Session, status: ItemStatus, *, village: str = VILLAGE_A, **extra: Any) -> QueueItem:
-    kind = (
-        ItemKind.CALLBACK if status in (ItemStatus.OPEN, ItemStatus.DONE) else ItemKind.APPLICATION
-    )
+def _item(
+    db: Session,
+    status: ItemStatus,
+    *,
+    village: str = VILLAGE_A,
+    kind: str | None = None,
+    **extra: Any,
+) -> QueueItem:
+    if kind is None:
+        callback = status in (ItemStatus.OPEN, ItemStatus.DONE)
+        kind = ItemKind.CALLBACK if callback else ItemKind.APPLICATION
     item = QueueItem(
         kind=kind,
         status=status,
@@ -55,10 +64,34 @@ def _item(db: Session, status: ItemStatus, *, village: str = VILLAGE_A, **extra:
     )
     db.add(item)
     db.flush()
+    if kind in (ItemKind.REVIEW, ItemKind.EXIT):
+        _review_row(db, item)
     return item
 
 
-def _facts(transition: Transition, target: QueueItem | None) -> dict[str, Any]:
+def _review_row(db: Session, item: QueueItem) -> HelpReview:
+    """The household and review row behind a review or exit item."""
+    serial = next(_codes)
+    village = item.village_code or VILLAGE_A
+    household = Household(id_hash=f"h{serial}", id_cipher="x", head_name=f"户主{serial}",
+                          village_code=village, category="monitored")  # fmt: skip
+    db.add(household)
+    db.flush()
+    assert item.id is not None and household.id is not None
+    opened = datetime(2026, 12, 1, tzinfo=UTC)
+    review = HelpReview(queue_item_id=item.id, household_id=household.id, kind=item.kind,
+                        period_start=date(2025, 12, 1), opened_at=opened)  # fmt: skip
+    db.add(review)
+    db.flush()
+    return review
+
+
+def _item_for(db: Session, transition: Transition, **extra: Any) -> QueueItem:
+    """An item in the transition's source status, of the first kind it is for."""
+    return _item(db, transition.source, kind=sorted(transition.kinds)[0], **extra)
+
+
+def _facts(transition: Transition, target: QueueItem | None, kind: str = "") -> dict[str, Any]:
     return {
         "home_visit": "on",
         "consent_confirmed": "on",
@@ -69,6 +102,7 @@ def _facts(transition: Transition, target: QueueItem | None) -> dict[str, Any]:
         "measures": "医疗救助",
         "measures_due": "2027-06-30",
         "merge_into": target.tracking_code if target else "",
+        "outcome": "exit" if kind == ItemKind.EXIT else "risk_eliminated",
     }
 
 
@@ -87,33 +121,32 @@ def _apply(services: Services, db: Session, item: QueueItem, action: str, **kw: 
 
 def test_every_status_and_action_pair(services: Services) -> None:
     """Legal pairs move to the table's target; every other pair is refused as illegal."""
-    for status in ItemStatus:
-        for action in Action:
-            with services.db.write() as db:
-                past = datetime(2026, 1, 1, tzinfo=UTC)  # a notice that has ended
-                item = _item(db, status, due_at=past)
-                target = _item(db, ItemStatus.SUBMITTED)
-                transition = LEGAL.get((status, action))
-                kind_ok = (action is Action.CLOSE_CALLBACK) == (item.kind == ItemKind.CALLBACK)
-                if transition is None or not kind_ok:
-                    with pytest.raises(ProcedureError) as refused:
-                        _apply(services, db, item, action, reason="r")
-                    assert refused.value.code == "illegal", (status, action)
-                    assert item.status == status
-                    continue
-                done = _apply(
-                    services, db, item, action, reason="理由", facts=_facts(transition, target)
-                )
-                assert item.status == transition.target, (status, action)
-                assert done.transition is transition
-                event = db.exec(
-                    select(AuditEvent)
-                    .where(AuditEvent.subject_id == item.id)
-                    .order_by(AuditEvent.id.desc())  # type: ignore[union-attr]
-                ).first()
-                assert event is not None and event.action == f"procedure.{action.value}"
-                assert event.actor == "user:1" and reason_of(event, services.cipher) == "理由"
-                assert event.data["from"] == status and event.data["to"] == transition.target
+    for status, action, kind in product(ItemStatus, Action, ItemKind):
+        if kind is ItemKind.CALLBACK and status not in (ItemStatus.OPEN, ItemStatus.DONE):
+            continue  # call-backs are only ever open or done
+        with services.db.write() as db:
+            past = datetime(2026, 1, 1, tzinfo=UTC)  # a notice that has ended
+            item = _item(db, status, kind=kind, due_at=past)
+            target = _item(db, ItemStatus.SUBMITTED)
+            transition = LEGAL.get((status, action))
+            if transition is None or kind not in transition.kinds:
+                with pytest.raises(ProcedureError) as refused:
+                    _apply(services, db, item, action, reason="r")
+                assert refused.value.code == "illegal", (status, action)
+                assert item.status == status
+                continue
+            facts = _facts(transition, target, kind)
+            done = _apply(services, db, item, action, reason="理由", facts=facts)
+            assert item.status == transition.target, (status, action)
+            assert done.transition is transition
+            event = db.exec(
+                select(AuditEvent)
+                .where(AuditEvent.subject_id == item.id)
+                .order_by(AuditEvent.id.desc())  # type: ignore[union-attr]
+            ).first()
+            assert event is not None and event.action == f"procedure.{action.value}"
+            assert event.actor == "user:1" and reason_of(event, services.cipher) == "理由"
+            assert event.data["from"] == status and event.data["to"] == transition.target
 
 
 def test_unknown_action_is_refused(services: Services) -> None:
@@ -130,9 +163,9 @@ def test_roles(services: Services, transition: Transition) -> None:
     for role in Role:
         scope = Scope(role, "gangkou", "gangkou", VILLAGE_A)
         with services.db.write() as db:
-            item = _item(db, transition.source, due_at=datetime(2026, 1, 1, tzinfo=UTC))
+            item = _item_for(db, transition, due_at=datetime(2026, 1, 1, tzinfo=UTC))
             target = _item(db, ItemStatus.SUBMITTED)
-            facts = _facts(transition, target)
+            facts = _facts(transition, target, item.kind)
             if role in transition.roles and role is not Role.OPERATOR:
                 _apply(services, db, item, transition.action, scope=scope, reason="r", facts=facts)
                 assert item.status == transition.target
@@ -161,7 +194,7 @@ def test_out_of_scope_is_refused(services: Services) -> None:
 )
 def test_reason_required(services: Services, transition: Transition) -> None:
     with services.db.write() as db:
-        item = _item(db, transition.source)
+        item = _item_for(db, transition)
         for blank in (None, "", "   "):
             with pytest.raises(ProcedureError) as refused:
                 _apply(

@@ -9,6 +9,13 @@ One concept per module:
 - :mod:`intake.helpers.visits` — household-month states and the escalation ladder;
 - :mod:`intake.helpers.reminders` — the month's visit reminders, computed and queued;
 - :mod:`intake.helpers.roster` — importing the 花名册 (roster) from XLSX or CSV.
+- :mod:`intake.helpers.enrolment` — the helper an enrolment names (picked or created);
+- :mod:`intake.helpers.outcomes` — the 1-year review's and the exit's outcomes;
+- :mod:`intake.helpers.review` — opening the reviews and exits that are due (daily job);
+- :mod:`intake.helpers.review_notices` — what the applicant hears at each review step;
+- :mod:`intake.helpers.measures` — measure deadlines (完成时限) on the visits' ladder;
+- :mod:`intake.helpers.overview` — the helpers page's counts and compliance;
+- :mod:`intake.helpers.visit_log` — the visit log (走访记录) as a spreadsheet.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@
 - :class:`HelperLink` — a one-time code that joins a helper's chat; only its keyed hash
   is stored, so a database dump gives no usable code.
 - :class:`Visit` — one visit record for one household and month (``YYYY-MM``).
+- :class:`HelpReview` — the queue item of a household's 1-year review or exit, with the
+  outcome each level proposed (migration 0009).
 - :class:`RosterEntry` — what the roster (花名册) says of a monitored household beyond the
   household row: risk types and the detailed reason (encrypted: it often names an illness).
 """
@@ -24,6 +26,7 @@ from sqlmodel import Field, SQLModel
 from intake.columns import json_column, utc_column, utcnow
 
 __all__ = [
+    "HelpReview",
     "Helper",
     "HelperAssignment",
     "HelperLink",
@@ -180,3 +183,28 @@ class RosterEntry(SQLModel, table=True):
     reason_cipher: str | None = None
     updated_by: str = Field(max_length=64)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+
+
+class HelpReview(SQLModel, table=True):
+    """The queue item that reviews a year of help (``review``) or the follow-up year
+    (``exit``) of one household. One per household, kind and year started: the daily job
+    that opens them may run in two processes at once and still open one."""
+
+    __tablename__ = "help_review"
+    __table_args__ = (
+        UniqueConstraint("household_id", "kind", "period_start", name="uq_help_review_period"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    queue_item_id: int = Field(foreign_key="queue_item.id", unique=True)
+    household_id: int = Field(foreign_key="household.id", index=True)
+    #: ``review`` (after a year of help) or ``exit`` (after the follow-up year).
+    kind: str = Field(max_length=16)
+    #: The day the year under review began (enrolment, or the last decision).
+    period_start: date
+    opened_at: datetime = Field(sa_column=utc_column())
+    #: What the village proposed, the township found and the county decided.
+    proposed: str | None = Field(default=None, max_length=32)
+    checked: str | None = Field(default=None, max_length=32)
+    outcome: str | None = Field(default=None, max_length=32)
+    decided_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

@@ -32,7 +32,6 @@ from intake import audit
 from intake.audit import AuditEvent
 from intake.crypto import FieldCipher
 from intake.db import Database
-from intake.exports import text_cell
 from intake.helpers.assignments import (
     change_helper,
     new_helper,
@@ -49,6 +48,7 @@ from intake.helpers.roster_file import (
     read_rows,
     reason,
 )
+from intake.helpers.sheets import text_row
 from intake.households import Household
 from intake.policy import Policy
 from intake.users import Scope
@@ -377,10 +377,7 @@ def rejected_xlsx(report: ImportReport) -> bytes:
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for problem, (_, cells) in zip(report.problems, report.rejected, strict=True):
-        sheet.append([problem.row, problem.column, problem.reason, *(text_cell(c) for c in cells)])
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"
+        sheet.append(text_row(sheet, [problem.row, problem.column, problem.reason, *cells]))
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -14,6 +14,7 @@ from fastapi import APIRouter
 
 from intake.web.deps import WebDeps
 from intake.web.export_pages import build_account_router, build_export_router
+from intake.web.helpers import helpers_router
 from intake.web.pages import build_router
 from intake.web.render import STATIC_DIR
 from intake.web.reports import build_reports_router
@@ -28,4 +29,5 @@ def cadre_router(deps: WebDeps) -> APIRouter:
     router.include_router(build_export_router(deps))
     router.include_router(build_account_router(deps))
     router.include_router(build_reports_router(deps))
+    router.include_router(helpers_router(deps))
     return router

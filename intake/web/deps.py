@@ -36,6 +36,8 @@ class WebDeps:
     #: Per channel (``telegram``…), how to fetch a file kept from it. A channel without
     #: one (no bot configured) gets no link on the item page: its files stay with it.
     attachment_openers: dict[str, OpenAttachment] = field(default_factory=dict)
+    #: The Telegram bot's username, for helpers' deep links (None: the bare code only).
+    bot_username: str | None = None
 
     def policy_of(self, item: QueueItem) -> Policy:
         """The policy of the item's region (the first one if the region is unknown)."""

@@ -23,6 +23,10 @@ TEXT_FIELDS = (
     "measures_due",
     "merge_into",
     "reason",
+    "helper_name",
+    "helper_phone",
+    "helper_work_unit",
+    "outcome",
 )
 #: Checkboxes that confirm a fact.
 CHECK_FIELDS = ("home_visit", "consent_confirmed", "applicant_asked")
@@ -30,6 +34,7 @@ CHECK_FIELDS = ("home_visit", "consent_confirmed", "applicant_asked")
 FORM_ORDER = (
     "home_visit",
     "consent_confirmed",
+    "outcome",
     "meeting_result",
     "risk_codes",
     "reason_detail",

@@ -19,6 +19,9 @@ from intake.applications import Application
 from intake.audit import AuditEvent, events_for, facts_of, reason_of
 from intake.callbacks import CallbackRequest
 from intake.crypto import FieldCipher, FieldCipherError
+from intake.helpers.enrolment import helpers_for
+from intake.helpers.models import Helper, HelpReview
+from intake.helpers.outcomes import OUTCOMES, review_of
 from intake.households import Household
 from intake.identity import mask_id_number, mask_phone, normalize_phone
 from intake.procedure import (
@@ -35,6 +38,14 @@ from intake.web.auth import Viewer
 from intake.web.deps import WebDeps
 from intake.web.queue_view import is_overdue, notice_ended
 from intake.workdays import SHANGHAI
+
+#: The cadre's name of each review or exit outcome.
+OUTCOME_NAMES = {
+    "risk_eliminated": "cadre.outcome.risk_eliminated",
+    "help_continues": "cadre.outcome.help_continues",
+    "exit": "cadre.outcome.exit",
+    "help_again": "cadre.outcome.help_again",
+}
 
 
 @dataclass(frozen=True)
@@ -127,6 +138,12 @@ class ItemView:
     actions: list[Transition] = field(default_factory=list)
     risk_types: list[tuple[str, str]] = field(default_factory=list)
     attachments: list[AttachmentView] = field(default_factory=list)
+    #: The helpers the enrolment form offers (only when the viewer may enrol).
+    helpers: list[Helper] = field(default_factory=list)
+    #: A review or exit item's row (each level's outcome) and the outcomes it may reach.
+    review: HelpReview | None = None
+    outcomes: tuple[str, ...] = ()
+    outcome_names: dict[str, str] = field(default_factory=lambda: dict(OUTCOME_NAMES))
 
 
 def _safe_mask(deps: WebDeps, token: str | None, mask: Any) -> str | None:
@@ -186,6 +203,10 @@ def load_item_view(session: Session, deps: WebDeps, viewer: Viewer, item: QueueI
         view.merged_into = session.get(QueueItem, item.merged_into_id)
     view.timeline = _timeline(session, deps.cipher, item.id)
     view.actions = available(item, viewer.scope)
+    if any("helper" in t.facts for t in view.actions):
+        view.helpers = helpers_for(session, item.township_code, item.village_code)
+    view.review = review_of(session, item.id)
+    view.outcomes = tuple(o.value for o in OUTCOMES.get(item.kind, ()))
     view.overdue, view.notice_ended = is_overdue(item, now), notice_ended(item, now)
     view.due_estimated_year = estimated_deadline_year(item, deps.calendar)
     view.risk_types = [(rt.code, rt.name) for rt in deps.policy_of(item).risk_types]

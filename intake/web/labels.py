@@ -22,7 +22,12 @@ STATUS: Final = {
     "open": "cadre.status.open",
     "done": "cadre.status.done",
 }
-KIND: Final = {"application": "cadre.kind.application", "callback": "cadre.kind.callback"}
+KIND: Final = {
+    "application": "cadre.kind.application",
+    "callback": "cadre.kind.callback",
+    "review": "cadre.kind.review",
+    "exit": "cadre.kind.exit",
+}
 ACTION: Final = {
     "start_village_review": "cadre.action.start_village_review",
     "village_report": "cadre.action.village_report",
@@ -35,6 +40,9 @@ ACTION: Final = {
     "withdraw": "cadre.action.withdraw",
     "merge": "cadre.action.merge",
     "close_callback": "cadre.action.close_callback",
+    "propose_outcome": "cadre.action.propose_outcome",
+    "check_outcome": "cadre.action.check_outcome",
+    "confirm_outcome": "cadre.action.confirm_outcome",
 }
 HINT: Final = {
     "start_village_review": "cadre.hint.start_village_review",
@@ -48,6 +56,9 @@ HINT: Final = {
     "withdraw": "cadre.hint.withdraw",
     "merge": "cadre.hint.merge",
     "close_callback": "cadre.hint.close_callback",
+    "propose_outcome": "cadre.hint.propose_outcome",
+    "check_outcome": "cadre.hint.check_outcome",
+    "confirm_outcome": "cadre.hint.confirm_outcome",
 }
 #: Audit actions shown in the timeline; others are shown as they are recorded.
 EVENT: Final = {
@@ -69,6 +80,9 @@ EVENT: Final = {
     "procedure.withdraw": "cadre.event.procedure.withdraw",
     "procedure.merge": "cadre.event.procedure.merge",
     "procedure.close_callback": "cadre.event.procedure.close_callback",
+    "procedure.propose_outcome": "cadre.event.procedure.propose_outcome",
+    "procedure.check_outcome": "cadre.event.procedure.check_outcome",
+    "procedure.confirm_outcome": "cadre.event.procedure.confirm_outcome",
 }
 FACT: Final = {
     "home_visit": "cadre.fact.home_visit",
@@ -84,6 +98,9 @@ FACT: Final = {
     "merge_code": "cadre.fact.merge_code",
     "due_at": "cadre.fact.due_at",
     "reason": "cadre.fact.reason",
+    "outcome": "cadre.fact.outcome",
+    "helper_name": "cadre.fact.helper_name",
+    "helper_phone": "cadre.fact.helper_phone",
 }
 ANSWER: Final = {
     "household_size": "cadre.answer.household_size",
@@ -127,6 +144,7 @@ ERROR: Final = {
     "bad_merge": "cadre.error.bad_merge",
     "merge_closed": "cadre.error.merge_closed",
     "notice_running": "cadre.error.notice_running",
+    "bad_helper": "cadre.error.bad_helper",
 }
 ATTACHMENT: Final = {
     "photo": "cadre.attachment.photo",

@@ -39,7 +39,8 @@ from intake.web.render import page, translator
 logger = logging.getLogger(__name__)
 _ERROR_STATUS = {"forbidden": 403, "out_of_scope": 404, "illegal": 409, "notice_running": 409}
 _FACTS = ("home_visit", "consent_confirmed", "applicant_asked", "meeting_result", "helper")
-_FACTS_MORE = ("measures", "measures_due", "reason_detail", "merge_into")
+_FACTS_MORE: tuple[str, ...] = ("measures", "measures_due", "reason_detail", "merge_into")
+_FACTS_MORE += ("outcome", "helper_name", "helper_phone", "helper_work_unit")
 #: What the reveal button can show: the ID number, the filing's phone, the household's.
 _REVEALABLE = ("id", "phone", "household_phone")
 

@@ -1,0 +1,208 @@
+"""Opening the 1-year reviews and the exits, once a day (the jobs table calls it).
+
+:func:`open_due_reviews` finds, in every region:
+
+- households helped for a year (category ``monitored``, counted from the county's
+  enrolment, or from the last decision that help continues or starts again) without a
+  review for that year: a ``review`` item opens in the village's queue;
+- households a year into their follow-up (category ``followup``, counted from the
+  county's "risk eliminated") without an exit for that year: an ``exit`` item opens.
+
+Each item walks village → township → county (:mod:`intake.procedure`), and the applicant
+hears of the opening and each decision in their language (:mod:`intake.notices`). Opening
+is idempotent: one :class:`~intake.helpers.models.HelpReview` per household, kind and
+year started (a unique key), so a second run, or a second process, opens nothing twice.
+Households that came in by the roster import without an enrolment have no known start
+and are left to the cadres.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from intake import audit
+from intake.contacts import Contact
+from intake.db import Database
+from intake.helpers.models import HelpReview
+from intake.helpers.outcomes import MONITORED, Outcome
+from intake.helpers.visits import FOLLOWUP
+from intake.households import Household
+from intake.notices import Notice, NoticePoster
+from intake.policy import Policy
+from intake.procedure import Enrollment
+from intake.queue import ItemKind, ItemStatus, QueueItem, allocate_tracking_code
+from intake.workdays import SHANGHAI
+from locales import normalize_locale, translate
+
+__all__ = ["Due", "due_reviews", "open_due_reviews", "year_after"]
+
+#: Where each kind of year starts from (the decisions that start a year of help).
+_STARTS_HELP = (Outcome.HELP_CONTINUES.value, Outcome.HELP_AGAIN.value)
+_OPENING_NOTICE = {ItemKind.REVIEW: "notice.review_opened", ItemKind.EXIT: "notice.exit_opened"}
+
+
+def year_after(day: date) -> date:
+    """The same day a year later (28 February for 29 February)."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:
+        return day.replace(year=day.year + 1, day=28)
+
+
+@dataclass(frozen=True)
+class Due:
+    """One household whose year is up."""
+
+    household_id: int
+    kind: ItemKind
+    period_start: date
+    #: The enrolment's item (for the place and the applicant to tell).
+    enrolment_item_id: int
+
+
+def _local(moment: datetime) -> date:
+    return moment.astimezone(SHANGHAI).date()
+
+
+def _starts(session: Session) -> dict[int, tuple[str, date, int]]:
+    """Per enrolled household: the category its current year belongs to, the day the
+    year began and the enrolment's item."""
+    enrolled = select(
+        Enrollment.household_id,
+        func.max(Enrollment.enrolled_at),
+        func.max(Enrollment.queue_item_id),
+    ).where(col(Enrollment.household_id).is_not(None))
+    starts: dict[int, tuple[str, date, int]] = {}
+    for household_id, at, item_id in session.exec(enrolled.group_by(col(Enrollment.household_id))):
+        starts[int(household_id or 0)] = (MONITORED, _local(at), int(item_id))
+    decided = select(HelpReview).where(col(HelpReview.decided_at).is_not(None))
+    for review in session.exec(decided.order_by(col(HelpReview.decided_at))):
+        if review.household_id not in starts or review.decided_at is None:
+            continue
+        _, since, item_id = starts[review.household_id]
+        day = _local(review.decided_at)
+        if day < since:
+            continue  # decided before a later enrolment (the household applied again)
+        if review.outcome in _STARTS_HELP:
+            starts[review.household_id] = (MONITORED, day, item_id)
+        elif review.outcome == Outcome.RISK_ELIMINATED:
+            starts[review.household_id] = (FOLLOWUP, day, item_id)
+    return starts
+
+
+def due_reviews(session: Session, today: date) -> list[Due]:
+    """The households whose year of help or of follow-up is up and not yet reviewed."""
+    starts = _starts(session)
+    if not starts:
+        return []
+    query = select(Household.id, Household.category).where(col(Household.id).in_(starts))
+    categories = {int(h or 0): c for h, c in session.exec(query)}
+    opened = {
+        (r.household_id, r.kind, r.period_start)
+        for r in session.exec(select(HelpReview).where(col(HelpReview.household_id).in_(starts)))
+    }
+    found = []
+    for household_id, (category, start, item_id) in sorted(starts.items()):
+        if categories.get(household_id) != category or year_after(start) > today:
+            continue
+        kind = ItemKind.REVIEW if category == MONITORED else ItemKind.EXIT
+        if (household_id, kind.value, start) not in opened:
+            found.append(Due(household_id, kind, start, item_id))
+    return found
+
+
+def open_due_reviews(
+    db: Database,
+    *,
+    policies: dict[str, Policy],
+    now: datetime,
+    new_code: Callable[[], str],
+    post_notice: NoticePoster | None = None,
+) -> int:
+    """Open today's reviews and exits (one transaction each); returns how many opened.
+
+    For the jobs table: call it daily (any time; it is idempotent).
+    """
+    with db.read() as session:
+        due = due_reviews(session, _local(now))
+    opened = 0
+    for one in due:
+        try:
+            with db.write() as session:
+                opened += _open(session, one, policies, now, new_code, post_notice)
+        except IntegrityError:
+            continue  # another process opened it first
+    return opened
+
+
+def _open(
+    session: Session,
+    due: Due,
+    policies: dict[str, Policy],
+    now: datetime,
+    new_code: Callable[[], str],
+    post_notice: NoticePoster | None,
+) -> int:
+    enrolment = session.get(QueueItem, due.enrolment_item_id)
+    household = session.get(Household, due.household_id)
+    if enrolment is None or household is None:
+        return 0
+    policy = policies.get(enrolment.region_code) or next(iter(policies.values()))
+    days = policy.time_limits.decision_days
+    item = QueueItem(
+        kind=due.kind.value,
+        status=ItemStatus.VILLAGE_REVIEW,
+        tracking_code=allocate_tracking_code(session, new_code),
+        region_code=enrolment.region_code,
+        township_code=enrolment.township_code,
+        village_code=household.village_code,
+        due_at=datetime.combine(_local(now) + timedelta(days=days), time(23, 59, 59), SHANGHAI),
+        contact_id=enrolment.contact_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(item)
+    session.flush()
+    assert item.id is not None
+    review = HelpReview(
+        queue_item_id=item.id,
+        household_id=due.household_id,
+        kind=due.kind.value,
+        period_start=due.period_start,
+        opened_at=now,
+    )
+    session.add(review)
+    session.flush()
+    event = audit.record(
+        session, actor=audit.SYSTEM, action=f"{due.kind.value}.opened", subject_kind="queue_item",
+        subject_id=item.id, at=now,
+        data={"household": due.household_id, "since": due.period_start.isoformat()},
+    )  # fmt: skip
+    session.flush()
+    if post_notice is not None:
+        _tell(session, item, event.id or 0, now, post_notice)
+    return 1
+
+
+def _tell(
+    session: Session, item: QueueItem, event_id: int, now: datetime, post: NoticePoster
+) -> None:
+    """Tell the household's applicant that the review (or exit) has begun."""
+    contact = session.get(Contact, item.contact_id) if item.contact_id else None
+    if contact is None or contact.id is None or contact.stopped_at is not None:
+        return
+    locale = normalize_locale(contact.language)
+    kind = ItemKind(item.kind)
+    text = "\n".join(
+        (
+            translate(locale, "notice.header", code=item.tracking_code),
+            translate(locale, _OPENING_NOTICE[kind]),
+        )
+    )
+    post(session, Notice(contact.id, contact.channel, contact.external_id, locale, text,
+                         f"notice:{item.id}:{event_id}", now))  # fmt: skip
