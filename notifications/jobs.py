@@ -51,6 +51,7 @@ from intake.helpers.reminders import (
     reminder_at,
     unreachable_messages,
 )
+from intake.helpers.review import open_due_reviews
 from intake.helpers.visits import (
     Level,
     month_bounds,
@@ -60,9 +61,10 @@ from intake.helpers.visits import (
     township_escalation_day,
 )
 from intake.policy import Policy
+from intake.tracking import new_tracking_code
 from intake.users import Role, User
 from intake.workdays import SHANGHAI, WorkdayCalendar
-from notifications.digest import send_digests
+from notifications.digest import post_notice, send_digests
 from notifications.outbox import OutboxMessage, OutboxStatus, Priority, enqueue
 from notifications.sealing import seal_payload, sealer_of
 from notifications.timers import BatchHandler, FireReport, Handler, Timer, fire_due, schedule
@@ -320,10 +322,17 @@ def send_cadre_digests(ctx: JobContext) -> int:
                         now=ctx.clock(), base_url=ctx.base_url)  # fmt: skip
 
 
+def open_reviews(ctx: JobContext) -> int:
+    """The 1-year reviews and the follow-up exits due today (idempotent: opened once)."""
+    return open_due_reviews(ctx.db, policies=ctx.policies, now=ctx.clock(),
+                            new_code=new_tracking_code, post_notice=post_notice)  # fmt: skip
+
+
 JOBS: tuple[Job, ...] = (
     Job("timers.plan", timedelta(minutes=15), plan_timers),
     Job("timers.fire", timedelta(seconds=30), fire_timers),
     Job("digest.cadres", timedelta(minutes=10), send_cadre_digests),
+    Job("reviews.open", timedelta(hours=1), open_reviews),
 )
 
 

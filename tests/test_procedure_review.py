@@ -31,6 +31,7 @@ from intake.queue import ItemKind, ItemStatus, QueueItem
 from intake.users import Role, Scope
 from intake.workdays import SHANGHAI
 from notifications.digest import post_notice
+from notifications.jobs import JOBS, JobContext
 from notifications.outbox import OutboxMessage
 from notifications.sealing import open_payload
 
@@ -296,6 +297,18 @@ async def test_help_continues_starts_another_year(services: Services, clock: Fak
     clock.advance(days=170)
     assert _open(services) == 1
     assert "继续帮扶一年" in _texts(services, "c-1")[-1]
+
+
+def test_the_jobs_table_opens_the_reviews_due(services: Services, clock: FakeClock) -> None:
+    _enrolled(services, clock, "r-job", 21)
+    context = JobContext(db=services.db, policies=services.policies,
+                         calendar=services.calendar, clock=clock, worker="w")  # fmt: skip
+    job = next(job for job in JOBS if job.name == "reviews.open")
+    assert job.run(context) == 0
+    clock.advance(days=365)
+    assert job.run(context) == 1
+    assert job.run(context) == 0, "an hourly tick opens it once"
+    assert _review_item(services, ItemKind.REVIEW).contact_id is not None
 
 
 def test_one_review_per_household_and_year(services: Services, clock: FakeClock) -> None:
