@@ -276,7 +276,15 @@ class Dispatcher:
         now = self.now()
         statuses: list[str] = []
         with self.db.write() as session:
-            delivered = [row.id for row, outcome in outcomes if isinstance(outcome, Delivered)]
+            # Delivered rows go in one statement; a row marked to be forgotten (an anonymous
+            # reporter's reply) is settled on its own, blanked in the same UPDATE.
+            together = [
+                (row, outcome)
+                for row, outcome in outcomes
+                if isinstance(outcome, Delivered) and not row.payload.get(outbox.FORGET)
+            ]
+            delivered = [row.id for row, _ in together]
+            settled = {id(row) for row, _ in together}
             if delivered:
                 session.execute(
                     update(OutboxMessage)
@@ -291,7 +299,7 @@ class Dispatcher:
                 )
                 outbox.blank_marked(session, delivered)
             for row, outcome in outcomes:
-                if isinstance(outcome, Delivered):
+                if id(row) in settled:
                     statuses.append(OutboxStatus.SENT)
                 else:
                     statuses.append(self._record_one(session, row, outcome, now))

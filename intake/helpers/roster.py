@@ -32,6 +32,7 @@ from intake import audit
 from intake.audit import AuditEvent
 from intake.crypto import FieldCipher
 from intake.db import Database
+from intake.exports import text_row
 from intake.helpers.assignments import (
     change_helper,
     new_helper,
@@ -48,7 +49,6 @@ from intake.helpers.roster_file import (
     read_rows,
     reason,
 )
-from intake.helpers.sheets import text_row
 from intake.households import Household
 from intake.policy import Policy
 from intake.users import Scope

@@ -19,9 +19,8 @@ from openpyxl.styles import Font
 from sqlmodel import Session, col, select
 
 from intake.crypto import FieldCipher, FieldCipherError
-from intake.exports import MEASURES_COLUMNS, NOT_POOR
+from intake.exports import MEASURES_COLUMNS, NOT_POOR, text_row
 from intake.helpers.models import Helper, RosterEntry, Visit
-from intake.helpers.sheets import text_row
 from intake.helpers.visits import CHECKS, INCOME_SOURCES
 from intake.households import Household
 from intake.policy import Policy

@@ -53,7 +53,11 @@ def _do(
     for name in checks:
         form.locator(f"input[name={name}]").first.check()
     for name, value in (fill or {}).items():
-        form.locator(f"[name={name}]").fill(value)
+        field = form.locator(f"[name={name}]")
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
     form.locator("button[type=submit]").click()
     page.wait_for_load_state()
 
@@ -133,7 +137,9 @@ def test_a_cadres_day(browser: Any, server: str, services: Services, clock: Any)
         page,
         "确认纳入监测",
         {
-            "helper": "艾蔚然",
+            "helper": "new",  # nobody helps in this village yet: a new helper
+            "helper_name": "艾蔚然",
+            "helper_phone": "13900000011",
             "measures": "医疗救助；大病保险二次报销",
             "reason_detail": "住院手术自付3.5万元",
             "measures_due": "2027-06-30",
