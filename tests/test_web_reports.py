@@ -24,14 +24,17 @@ from sqlmodel import col, select
 
 from bot.services import Services
 from intake.audit import AuditEvent
+from intake.contacts import get_or_create_contact
 from intake.digest import build_digest
 from intake.reports.filing import ReportDraft, Reporter, file_report
 from intake.reports.kinds import ReportKind, SubjectKind, report_rules
 from intake.reports.models import Report, ReportSource, ReportState
-from intake.reports.procedure import object_to
+from intake.reports.procedure import available, object_to
 from intake.users import Role, User, link_chat
 from intake.web.reports.labels import FAMILIES
 from locales import catalog
+from notifications.outbox import OutboxMessage
+from notifications.sealing import open_payload
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 ESCAPED = "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
@@ -406,3 +409,48 @@ async def test_monthly_figures_page_and_xlsx(services: Services, clock: FakeCloc
             select(AuditEvent).where(col(AuditEvent.action) == "export.downloaded")
         ).all()
     assert [e.data["export"] for e in logged] == ["report_figures"]
+
+
+async def test_a_cadres_answer_reaches_a_named_reporters_chat(services: Services) -> None:
+    with services.db.write() as db:
+        contact = get_or_create_contact(db, "telegram", "rep-chat", language="zh_CN")
+        contact_id = contact.id
+    reporter = Reporter(name="王小红", phone="13912345678", contact_id=contact_id)
+    report = _file(services, _tip(reporter=reporter))
+    add_user(services, "bailing", Role.VILLAGE, VILLAGE_A)
+    async with client_for(services) as client:
+        await login(client, "bailing")
+        csrf = await _csrf(client, f"/cadre/reports/{report.id}")
+        me = _user_id(services, "bailing")
+        assert (await _act(client, report, csrf, "accept", assignee_id=str(me))).status_code == 303
+        assert (await _act(client, report, csrf, "investigate")).status_code == 303
+        answered = await _act(client, report, csrf, "answer", answer="已上门核实，正在办理救助。")
+        assert answered.status_code == 303
+    with services.db.read() as db:
+        rows = db.exec(select(OutboxMessage).where(OutboxMessage.recipient == "rep-chat")).all()
+    texts = [str(open_payload(row.payload, services.cipher).get("text")) for row in rows]
+    assert any("已上门核实，正在办理救助。" in text for text in texts), texts
+
+
+async def test_a_tip_found_true_is_linked_to_the_households_application(
+    services: Services,
+) -> None:
+    item = apply_by_chat(services, sender="tip-household")
+    other = _file(services, _complaint())
+    report = _file(services, _tip())
+    add_user(services, "bailing", Role.VILLAGE, VILLAGE_A)
+    async with client_for(services) as client:
+        await login(client, "bailing")
+        csrf = await _csrf(client, f"/cadre/reports/{report.id}")
+        me = _user_id(services, "bailing")
+        assert (await _act(client, report, csrf, "accept", assignee_id=str(me))).status_code == 303
+        wrong = await _act(client, report, csrf, "link_application", item_code="ZZZZ-ZZZZ")
+        assert wrong.status_code == 422 and "没有找到这个申请编号" in wrong.text
+        linked = await _act(client, report, csrf, "link_application", item_code=item.tracking_code)
+        assert linked.status_code == 303
+        page = await client.get(f"/cadre/reports/{report.id}")
+        assert item.tracking_code in page.text and "已关联申请" in page.text
+        shown = await client.get(f"/cadre/items/{item.id}")
+        assert "群众反映的线索已关联到这个申请" in shown.text and report.tracking_code in shown.text
+    assert _report(services, report.id).state == ReportState.INVESTIGATING
+    assert "link_application" not in [a.value for a in available(other)], "tips only"

@@ -28,11 +28,13 @@ from sqlmodel import Session, select
 from intake import audit
 from intake.crypto import FieldCipher
 from intake.notices import NoticePoster
+from intake.queue import ItemKind, QueueItem, find_by_tracking_code
 from intake.reports.filing import audit_time, deadlines, local_day
-from intake.reports.kinds import Level, ReportRules
+from intake.reports.kinds import Level, ReportKind, ReportRules
 from intake.reports.models import FINAL_STATES, SUBJECT_KIND, Report, ReportState, history
 from intake.reports.notices import answer_notices
 from intake.reports.routing import level_above, may_act
+from intake.tracking import normalize_tracking_code
 from intake.users import User
 from intake.workdays import WorkdayCalendar
 
@@ -65,6 +67,9 @@ class Action(StrEnum):
     REFER = "refer"
     UNFOUNDED = "mark_unfounded"
     MERGE = "merge"
+    #: A tip found true: the household's application (the cadre's visit helped it apply,
+    #: on the console or in person) is linked both ways, so the two routes meet.
+    LINK_APPLICATION = "link_application"
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,15 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(_OPEN, Action.REFER, R.REFERRED, facts=("referred_to",)),
     Transition(_OPEN, Action.UNFOUNDED, R.UNFOUNDED, reason_required=True),
     Transition(_OPEN, Action.MERGE, R.MERGED, facts=("into",)),
+    Transition(
+        frozenset({R.ACCEPTED, R.INVESTIGATING}),
+        Action.LINK_APPLICATION,
+        R.INVESTIGATING,
+        facts=("item_code",),
+    ),
 )
+#: Only a tip (线索) is about a household that may apply.
+_TIPS_ONLY = frozenset({Action.LINK_APPLICATION})
 
 
 class ProcedureError(ValueError):
@@ -107,7 +120,12 @@ class Done:
 
 def available(report: Report) -> list[Action]:
     """The actions the procedure allows from the report's state, in table order."""
-    return [t.action for t in TRANSITIONS if ReportState(report.state) in t.sources]
+    return [
+        t.action
+        for t in TRANSITIONS
+        if ReportState(report.state) in t.sources
+        and (t.action not in _TIPS_ONLY or report.kind == ReportKind.TIP)
+    ]
 
 
 def _refuse(zh: str, en: str) -> ProcedureError:
@@ -162,6 +180,19 @@ def _merge_target(session: Session, user: User, report: Report, raw: Any) -> Rep
             "A report can only be merged into another open one handled at the same place.",
         )
     return target
+
+
+def _application_of(session: Session, report: Report, raw: Any) -> QueueItem:
+    """The application a tip is linked to: by its tracking code, in the tip's village."""
+    if report.kind != ReportKind.TIP:
+        raise _refuse("只有线索可以关联申请。", "Only a tip can be linked to an application.")
+    code = normalize_tracking_code(str(raw or "")) if str(raw or "").strip() else ""
+    item = find_by_tracking_code(session, code) if code else None
+    if item is None or item.kind != ItemKind.APPLICATION:
+        raise _refuse("没有找到这个申请编号。", "No application has this tracking code.")
+    if item.village_code != report.village_code:
+        raise _refuse("这个申请不是本村的，不能关联。", "That application is from another village.")
+    return item
 
 
 def _merge(session: Session, user: User, report: Report, target: Report, now: datetime) -> None:
@@ -246,6 +277,15 @@ def apply(
         target = _merge_target(session, user, report, facts.get("into"))
         _merge(session, user, report, target, now)
         data["into"] = target.tracking_code
+    elif action is Action.LINK_APPLICATION:
+        item = _application_of(session, report, facts.get("item_code"))
+        data["item_code"] = item.tracking_code
+        assert item.id is not None
+        audit.record(
+            session, actor=audit.user_actor(user.id or 0), action="item.report_linked",
+            subject_kind="queue_item", subject_id=item.id, at=now,
+            data={"report": report.tracking_code},
+        )  # fmt: skip
     if report.first_response_on is None:
         report.first_response_on = today
     if row.target in FINAL_STATES:

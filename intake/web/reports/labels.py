@@ -60,6 +60,7 @@ ACTION: Final = {
     "refer": "cadre.report.action.refer",
     "mark_unfounded": "cadre.report.action.mark_unfounded",
     "merge": "cadre.report.action.merge",
+    "link_application": "cadre.report.action.link_application",
 }
 HINT: Final = {
     "accept": "cadre.report.hint.accept",
@@ -69,6 +70,7 @@ HINT: Final = {
     "refer": "cadre.report.hint.refer",
     "mark_unfounded": "cadre.report.hint.mark_unfounded",
     "merge": "cadre.report.hint.merge",
+    "link_application": "cadre.report.hint.link_application",
 }
 EVENT: Final = {
     "report.filed": "cadre.report.event.filed",
@@ -80,6 +82,7 @@ EVENT: Final = {
     "report.refer": "cadre.report.event.refer",
     "report.mark_unfounded": "cadre.report.event.mark_unfounded",
     "report.merge": "cadre.report.event.merge",
+    "report.link_application": "cadre.report.event.link_application",
     "report.merged_from": "cadre.report.event.merged_from",
     "report.remerged": "cadre.report.event.remerged",
     "report.objected": "cadre.report.event.objected",
@@ -96,6 +99,7 @@ FACT: Final = {
     "answer": "cadre.report.answer",
     "referred_to": "cadre.report.referred_to",
     "into": "cadre.fact.merge_into",
+    "item_code": "cadre.report.item_code",
     "to_level": "cadre.report.level",
     "letter_date": "cadre.report.letter_date",
 }

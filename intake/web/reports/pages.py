@@ -47,7 +47,7 @@ from intake.web.reports.view import load_report_view, reveal_value
 
 logger = logging.getLogger(__name__)
 #: Free-text fields of the decision forms, kept as typed when a move is refused.
-ACT_FIELDS = ("assignee_id", "answer", "referred_to", "into", "reason")
+ACT_FIELDS = ("assignee_id", "answer", "referred_to", "into", "item_code", "reason")
 _REVEALABLE = {"phone": "report.phone_revealed", "id": "report.id_revealed"}
 
 
@@ -276,6 +276,7 @@ def _report_response(
 def _facts(db: Session, viewer: Viewer, typed: dict[str, str]) -> dict[str, Any]:
     """The decision form's facts as :func:`~intake.reports.procedure.apply` takes them."""
     facts: dict[str, Any] = {"answer": typed["answer"], "referred_to": typed["referred_to"]}
+    facts["item_code"] = typed["item_code"]
     raw = typed["assignee_id"].strip()
     facts["assignee_id"] = int(raw) if raw.isdigit() else None
     code = normalize_tracking_code(typed["into"]) if typed["into"].strip() else None
@@ -307,6 +308,8 @@ def _act(
                 now=deps.clock(),
                 reason=typed["reason"],
                 facts=_facts(db, viewer, typed),
+                post=deps.post_notice,  # the answer reaches a named reporter's chat
+                rules=_rules_of(deps, report),
             )
     except ProcedureError as refused:
         status = 403 if not viewer.scope.can_act else 422
