@@ -98,7 +98,7 @@ class Dispatcher:
         batch_size: int = 100,
         lookahead: int | None = None,
         lease: timedelta = LEASE,
-        max_in_flight: int = 32,
+        max_in_flight: int = 16,
         worker: str | None = None,
         now: Callable[[], datetime] = utcnow,
         on_stopped: Callable[[str, str], None] | None = None,

@@ -80,6 +80,15 @@ class TelegramRig:
             )
             return len(list(db.exec(query)))
 
+    def retries_waiting(self) -> int:
+        """Outbox rows waiting for a retry the fake clock has not reached."""
+        with self.services.db.read() as db:
+            query = select(OutboxMessage.id).where(
+                col(OutboxMessage.status).in_(UNSETTLED),
+                col(OutboxMessage.next_attempt_at) > self.clock(),
+            )
+            return len(list(db.exec(query)))
+
     def settle(self, timeout: float = 20.0) -> None:
         """Wait until every due outbox row got its answer from Telegram."""
         wait_until(lambda: self.unsettled() == 0, timeout)

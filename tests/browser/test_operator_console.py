@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from cadre_support import PASSWORD, add_user
 
-from bot.dialogs import DIALOGS
 from bot.services import Services
 from intake.users import Role
 from locales import translate
@@ -74,9 +73,6 @@ def test_an_operator_takes_a_call_back_request_and_finds_it(
     _read_code_and_search(page, server)
 
 
-@pytest.mark.skipif(
-    "report" not in DIALOGS, reason="the report dialog is wired into the menu by reports-chat"
-)
 def test_an_operator_files_a_complaint_about_the_village_committee(
     browser: Any, server: str, services: Services
 ) -> None:
