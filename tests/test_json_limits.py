@@ -3,6 +3,7 @@ through the real app (uvicorn, a real database, the fake Bot API) - never a 5xx.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import random
@@ -190,7 +191,7 @@ def _mutate(data: st.DataObject, template: Any) -> Any:
     for _ in range(data.draw(st.integers(0, 3))):
         paths = list(_paths(template))
         if not paths:
-            return data.draw(_VALUE)
+            return _fresh(data)
         path = data.draw(st.sampled_from(paths))
         parent = template
         for step in path[:-1]:
@@ -199,10 +200,16 @@ def _mutate(data: st.DataObject, template: Any) -> Any:
         if action == "remove" and isinstance(parent, dict):
             del parent[path[-1]]
         elif action == "add" and isinstance(parent, dict):
-            parent[data.draw(st.text(max_size=12))] = data.draw(_VALUE)
+            parent[data.draw(st.text(max_size=12))] = _fresh(data)
         else:
-            parent[path[-1]] = data.draw(_VALUE)
+            parent[path[-1]] = _fresh(data)
     return template
+
+
+def _fresh(data: st.DataObject) -> Any:
+    """A drawn value of its own: ``sampled_from`` hands out the same ``{}`` and ``[]``
+    objects every time, and a later mutation inside one must not change the next case."""
+    return copy.deepcopy(data.draw(_VALUE))
 
 
 @pytest.fixture(scope="module")
