@@ -15,7 +15,9 @@ their name, and the chat is linked. The rules, and why:
 
 from __future__ import annotations
 
+import functools
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -106,10 +108,24 @@ def new_link_code(
     session: Session, cipher: FieldCipher, *, helper_id: int, actor: str, now: datetime
 ) -> str:
     """Make a code for the helper and return it: the only time it exists in clear."""
+    link = functools.partial(HelperLink, helper_id=helper_id)
+    return _issue(session, cipher, link, "helper", helper_id, actor=actor, now=now)
+
+
+def _issue(
+    session: Session,
+    cipher: FieldCipher,
+    link: Callable[..., HelperLink | UserLink],
+    kind: str,
+    subject_id: int,
+    *,
+    actor: str,
+    now: datetime,
+) -> str:
+    """Store a new code's keyed hash as ``link(...)`` and record it; the code, grouped."""
     code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_SYMBOLS))
     session.add(
-        HelperLink(
-            helper_id=helper_id,
+        link(
             code_hash=_hash(cipher, code),
             created_by=actor[:64],
             created_at=now,
@@ -117,8 +133,8 @@ def new_link_code(
         )
     )
     audit.record(
-        session, actor=actor, action="helper.link_created", subject_kind="helper",
-        subject_id=helper_id, at=now,
+        session, actor=actor, action=f"{kind}.link_created", subject_kind=kind,
+        subject_id=subject_id, at=now,
     )  # fmt: skip
     return code[:5] + "-" + code[5:]
 
@@ -241,21 +257,8 @@ def new_user_link_code(
     session: Session, cipher: FieldCipher, *, user_id: int, actor: str, now: datetime
 ) -> str:
     """A code for a cadre's account (``hotline user invite``), as :func:`new_link_code`."""
-    code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_SYMBOLS))
-    session.add(
-        UserLink(
-            user_id=user_id,
-            code_hash=_hash(cipher, code),
-            created_by=actor[:64],
-            created_at=now,
-            expires_at=now + LINK_LIFETIME,
-        )
-    )
-    audit.record(
-        session, actor=actor, action="user.link_created", subject_kind="user",
-        subject_id=user_id, at=now,
-    )  # fmt: skip
-    return code[:5] + "-" + code[5:]
+    link = functools.partial(UserLink, user_id=user_id)
+    return _issue(session, cipher, link, "user", user_id, actor=actor, now=now)
 
 
 def _user_outcome(link: UserLink | None, user: User | None, now: datetime) -> LinkOutcome:
