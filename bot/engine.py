@@ -79,7 +79,10 @@ class Engine:
             run.say(Text("welcome"))
             state = Session(language=context.language)
             entry = self._entry(state, given, context)  # a first contact by a deep link
-            state = run.open(state, *entry) if entry else run.enter(state, MENU)
+            if entry is not None:
+                state = run.open(state, *entry)
+            else:
+                state = self._first_words(run, state, given) or run.enter(state, MENU)
         else:
             state = copy_session(session)
             idle = _idle(state, context.now)
@@ -91,6 +94,37 @@ class Engine:
                 state = self._handle(run, state, given)
         state.updated_at = context.now.isoformat()
         return Sprint(state, tuple(run.events))
+
+    def _first_words(self, run: _Run, state: Session, given: Input) -> Session | None:
+        """A first message the menu understands goes straight there, after the welcome.
+
+        Someone whose first words are a helper's link code, a tracking code, "我要投诉" or
+        a menu choice ("申请") gets that, not a menu asking what they already said;
+        anything else (你好) is answered by the menu, without a "not understood". A bare
+        number ("1") picks nothing: the person has not seen the numbered choices yet.
+        """
+        if given.start or given.data is not None:
+            return None
+        if not any(ch.isalpha() for ch in clean(given.text)):
+            return None
+        menu = self.dialogs[MENU]
+        step = menu.first({}, run.context)
+        if step is None:
+            return None
+        state.dialog, state.step, state.answers = MENU, step.id, {}
+        understood = understanding.interpret(
+            step, understanding.chosen(step, given, self.intents), self.intents
+        )
+        if not isinstance(understood, understanding.Check | Text):
+            result = answering.read(step, understood, state.answers, run.context)
+            if not isinstance(result, Text):
+                return self._store(run, state, menu, step, result)
+        if step.fallback is None:
+            return None
+        rescue = step.fallback(clean(given.text), state.answers, run.context)
+        if rescue is None or isinstance(rescue, Text):
+            return None
+        return run.advance(state, menu, step, rescue)
 
     def _expired(self, run: _Run, state: Session) -> Session:
         """Idle past the session's life: start from the menu, offering unfinished work back."""

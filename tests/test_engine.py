@@ -726,6 +726,31 @@ def test_start_while_asking_for_a_call_back_offers_the_application_under_it() ->
     assert again.session.answers == sprint.session.answers  # a second /start keeps it too
 
 
+def first_words(text: str) -> Sprint:
+    return ENGINE.resume(None, Input(text=text), context())
+
+
+def test_first_words_the_menu_understands_are_acted_on_after_the_welcome() -> None:
+    sprint = first_words("我的编号是ABCD-234G")
+    assert replies(sprint)[0].parts[0].msgid == "welcome"  # type: ignore[union-attr]
+    assert [(e.name, dict(e.data)) for e in effects(sprint)] == [
+        ("status_requested", {"code": "ABCD-234G"})
+    ]
+    sprint = first_words("我要投诉")
+    assert sprint.session.dialog == "report"
+    sprint = first_words("申请防返贫监测")
+    assert sprint.session.dialog == "self_application"
+    assert replies(sprint)[0].parts[0].msgid == "welcome"  # type: ignore[union-attr]
+
+
+def test_first_words_the_menu_does_not_understand_get_the_menu_without_a_complaint() -> None:
+    for text in ("你好", "？？？", "x" * 500, "1", "#2"):
+        sprint = first_words(text)
+        assert sprint.session.dialog == "menu"
+        msgids = [r.parts[0].msgid for r in replies(sprint)]  # type: ignore[union-attr]
+        assert msgids == ["welcome", "menu.prompt"], text
+
+
 def test_menu_keeps_the_application_on_top_and_apply_asks_first() -> None:
     state, sprint = run([*HALFWAY, Input(text="菜单")])
     assert (state.dialog, state.step) == ("menu", "choose")

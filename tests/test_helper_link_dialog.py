@@ -81,6 +81,17 @@ def test_the_bare_code_typed_at_the_menu_in_any_spelling_links_too(
     assert linked_chat(services, ids["helper"]) == "web-2"
 
 
+def test_a_code_as_the_first_message_of_a_new_chat_asks_the_name_at_once(
+    services: Services, ids: dict[str, int]
+) -> None:
+    replies = send(services, "wx-3", Input(text=code_for(services, ids["helper"])))
+    assert texts(replies).startswith("您好")  # the welcome, then the question, not the menu
+    assert "是您本人吗？" in texts(replies)
+    assert "请选择您要办理的事" not in texts(replies)
+    press(services, "wx-3", replies, "是")
+    assert linked_chat(services, ids["helper"]) == "wx-3"
+
+
 def test_a_wrong_code_is_refused_politely_and_links_nothing(
     services: Services, ids: dict[str, int]
 ) -> None:
