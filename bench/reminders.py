@@ -102,7 +102,7 @@ def _month(url: str, worker: str, results: Any) -> None:
     import_models(HELPER_MODELS)
     db = Database(url)
     ctx = JobContext(db=db, policies=policies(), calendar=WorkdayCalendar(),
-                     clock=lambda: MONTH_START, worker=worker)  # fmt: skip
+                     clock=lambda: MONTH_START, worker=worker, cipher=cipher())  # fmt: skip
     started = time.perf_counter()
     fired = 0
     for _ in range(10_000):

@@ -173,6 +173,7 @@ def _schedule(scheduler: AsyncIOScheduler, services: Services, dispatcher: Dispa
         calendar=services.calendar,
         clock=services.clock,
         worker=f"{socket.gethostname()}:{os.getpid()}",
+        cipher=services.cipher,
         base_url=services.settings.public_url,
     )
     housekeeping = (

@@ -6,6 +6,10 @@ village committee reaches the township's digest, never that village's. An overdu
 stays in the digest of its level and of every level above that sees it (the township sees
 its villages' reports), the ladder every item climbs.
 
+Helpers' measures past their deadline (完成时限) climb the same ladder as a visit: from the
+day after the deadline in the village's digest, and after the policy's
+``township_escalation_working_days`` also in the township's (:mod:`intake.helpers.measures`).
+
 Content only; ``notifications.digest`` decides when to send it (working hours, once a
 day) and writes it to the outbox for the user's linked chat account.
 """
@@ -17,13 +21,17 @@ from datetime import date, datetime, time, timedelta
 
 from sqlmodel import Session, col, func, select
 
+from intake.crypto import FieldCipher
+from intake.helpers.measures import LateMeasure, late_measures
+from intake.helpers.policy import helpers_policy
+from intake.helpers.visits import Level
 from intake.notices import format_date
 from intake.policy import Policy
 from intake.queue import CLOSED_STATUSES, QueueItem
 from intake.reports.models import Report, ReportState
 from intake.reports.procedure import next_due
 from intake.reports.routing import visibility
-from intake.users import User
+from intake.users import Role, User
 from intake.web.labels import STATUS
 from intake.workdays import SHANGHAI, WorkdayCalendar
 from locales import normalize_locale, translate
@@ -57,6 +65,7 @@ def build_digest(
     calendar: WorkdayCalendar,
     policies: dict[str, Policy],
     base_url: str,
+    cipher: FieldCipher,
 ) -> Digest | None:
     """The digest of ``user``'s scope, or None (no chat linked, or nothing to say)."""
     if user.id is None or not user.chat_channel or not user.chat_external_id:
@@ -80,7 +89,8 @@ def build_digest(
         )
     )
     reports = _reports(session, user, since, now, calendar)
-    if not new_count and not due and not reports.new and not reports.due:
+    measures = _late_measures(session, user, cipher, now, calendar, policies)
+    if not new_count and not due and not reports.new and not reports.due and not measures:
         return None
     locale = normalize_locale(user.language)
     overdue = sum(1 for item in due if item.due_at is not None and item.due_at < now)
@@ -94,7 +104,12 @@ def build_digest(
         overdue=overdue,
     )
     names = _village_names(policies)
-    lines = [header, *_lines(locale, due, new, names), *_report_lines(locale, reports, names)]
+    lines = [
+        header,
+        *_lines(locale, due, new, names),
+        *_report_lines(locale, reports, names),
+        *_measure_lines(locale, measures, names),
+    ]
     lines.append(translate(locale, "notice.digest.link", url=base_url.rstrip("/") + "/cadre/"))
     return Digest(
         user_id=user.id,
@@ -203,6 +218,45 @@ def _report_lines(locale: str, reports: _Reports, names: dict[str, str]) -> list
 
 
 _STEP = {"first_response": "cadre.report.due.first_response", "answer": "cadre.report.due.answer"}
+
+
+def _late_measures(
+    session: Session, user: User, cipher: FieldCipher, now: datetime,
+    calendar: WorkdayCalendar, policies: dict[str, Policy],
+) -> list[LateMeasure]:  # fmt: skip
+    """The late measures of a village user's village, or those a township user's villages
+    have let run past the township's day; none for the county (it hears of them by page)."""
+    role = Role(user.role)
+    policy = policies.get(user.region_code or "")
+    if role not in (Role.VILLAGE, Role.TOWNSHIP) or policy is None or not policy.helpers:
+        return []
+    villages = {code for code, _ in user.scope().villages(policies)}
+    today = now.astimezone(SHANGHAI).date()
+    late = late_measures(session, cipher, villages, today, calendar, helpers_policy(policy))
+    if role is Role.TOWNSHIP:
+        late = [m for m in late if m.level is Level.TOWNSHIP]
+    return late
+
+
+def _measure_lines(locale: str, late: list[LateMeasure], names: dict[str, str]) -> list[str]:
+    """The late measures' header and one line each, at most :data:`MAX_LINES`."""
+    if not late:
+        return []
+    lines = [translate(locale, "notice.digest.measures", count=len(late))]
+    for measure in late[:MAX_LINES]:
+        lines.append(
+            translate(
+                locale,
+                "notice.digest.measure_line",
+                name=measure.head_name,
+                village=names.get(measure.village_code, measure.village_code),
+                measure=measure.measure[:40],
+                due=format_date(measure.deadline, locale),
+            )
+        )
+    if len(late) > MAX_LINES:
+        lines.append(translate(locale, "notice.digest.more", count=len(late) - MAX_LINES))
+    return lines
 
 
 def default_since(user: User, now: datetime, calendar: WorkdayCalendar) -> datetime:

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from intake.crypto import FieldCipher
 from intake.db import Database
 from intake.digest import build_digest, default_since
 from intake.notices import Notice
@@ -45,6 +46,7 @@ def send_digests(
     policies: dict[str, Policy],
     now: datetime,
     base_url: str,
+    cipher: FieldCipher,
     start_hour: int = 9,
     end_hour: int = 17,
 ) -> int:
@@ -71,6 +73,7 @@ def send_digests(
                 calendar=calendar,
                 policies=policies,
                 base_url=base_url,
+                cipher=cipher,
             )
             user.last_digest_at = now
             session.add(user)

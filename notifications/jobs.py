@@ -37,6 +37,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from intake.crypto import FieldCipher
 from intake.db import Database
 from intake.helpers.policy import HelpersPolicy, helpers_policy
 from intake.helpers.reminders import (
@@ -90,6 +91,7 @@ class JobContext:
     calendar: WorkdayCalendar
     clock: Callable[[], datetime]
     worker: str
+    cipher: FieldCipher
     base_url: str = ""
     _helpers: dict[str, HelpersPolicy] = field(default_factory=dict)
 
@@ -319,7 +321,7 @@ def fire_timers(ctx: JobContext, *, max_batches: int | None = 40) -> FireReport:
 def send_cadre_digests(ctx: JobContext) -> int:
     """The cadres' daily digest (its own once-a-day rule is in notifications.digest)."""
     return send_digests(ctx.db, calendar=ctx.calendar, policies=ctx.policies,
-                        now=ctx.clock(), base_url=ctx.base_url)  # fmt: skip
+                        now=ctx.clock(), base_url=ctx.base_url, cipher=ctx.cipher)  # fmt: skip
 
 
 def open_reviews(ctx: JobContext) -> int:

@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from helpers_support import cipher, migrated, policies
+from sqlmodel import select
 
+from intake.crypto import FieldCipher
+from intake.db import Database
+from intake.digest import build_digest
 from intake.helpers.measures import late_measures, measure_level
 from intake.helpers.models import VisitMode
 from intake.helpers.policy import helpers_policy
@@ -13,6 +17,7 @@ from intake.helpers.visits import Level, escalation_level, record_visit
 from intake.households import Household
 from intake.procedure import Enrollment
 from intake.queue import QueueItem
+from intake.users import Role, User
 from intake.workdays import WorkdayCalendar
 
 CAL = WorkdayCalendar()
@@ -42,9 +47,10 @@ def test_the_spring_festival_and_national_day_are_not_counted() -> None:
     assert measure_level(due, date(2026, 10, 12), CAL, HP) is Level.TOWNSHIP
 
 
-def test_open_measures_come_from_the_latest_visit_or_the_enrolment(database_url: str) -> None:
-    db = migrated(database_url)
-    key = cipher()
+def _ledger(db: Database, key: FieldCipher) -> tuple[int, int, int]:
+    """Three households: the first enrolled with a measure due 1 Nov, the second with a
+    visit's measures (one done, one due 24 Nov, one due 1 Nov, one in December), the third
+    in another township."""
     with db.write() as session:
         households = []
         for n, village in enumerate(("gangkou-bailing", "gangkou-bailing", "boluo-sample-a")):
@@ -77,6 +83,13 @@ def test_open_measures_come_from_the_latest_visit_or_the_enrolment(database_url:
             record_visit(session, key, household_id=second, helper_id=None,
                          period=f"{visited:%Y-%m}", visited_on=visited, mode=VisitMode.IN_PERSON,
                          measures=measures, actor="t", now=NOW)  # fmt: skip
+    return first, second, far
+
+
+def test_open_measures_come_from_the_latest_visit_or_the_enrolment(database_url: str) -> None:
+    db = migrated(database_url)
+    key = cipher()
+    first, second, _ = _ledger(db, key)
     today = date(2026, 11, 25)
     with db.read() as session:
         late = late_measures(session, key, {"gangkou-bailing"}, today, CAL, HP)
@@ -88,4 +101,40 @@ def test_open_measures_come_from_the_latest_visit_or_the_enrolment(database_url:
             (second, "医疗救助", date(2026, 11, 1), Level.TOWNSHIP),
         ]
     ), "another township's household, done and future measures are not listed"
+    db.dispose()
+
+
+def test_late_measures_reach_the_village_digest_then_the_township_digest(
+    database_url: str,
+) -> None:
+    db = migrated(database_url)
+    key = cipher()
+    _ledger(db, key)
+    places = {Role.VILLAGE: ("gangkou", "gangkou-bailing"), Role.TOWNSHIP: ("gangkou", None),
+              Role.COUNTY: (None, None)}  # fmt: skip
+    with db.write() as session:
+        for n, (role, (township, village)) in enumerate(places.items()):
+            session.add(User(username=role.value, display_name=role.value, password_hash="x",
+                             role=role.value, region_code="gangkou", township_code=township,
+                             village_code=village, chat_channel="telegram",
+                             chat_external_id=str(100 + n)))  # fmt: skip
+
+    def digest(role: Role, now: datetime) -> str:
+        with db.read() as session:
+            user = session.exec(select(User).where(User.username == role.value)).one()
+            found = build_digest(session, user, since=now, now=now, calendar=CAL,
+                                 policies=policies(), base_url="http://x", cipher=key)  # fmt: skip
+        return found.text if found is not None else ""
+
+    text = digest(Role.VILLAGE, NOW)
+    assert "帮扶措施逾期未完成 3 项" in text
+    assert "· 户1（柏岭村）危房改造，时限 2026年11月24日" in text
+    assert "产业奖补" in text and "医疗救助" in text
+    assert "公益岗位" not in text and "教育资助" not in text
+    township = digest(Role.TOWNSHIP, NOW)
+    assert "帮扶措施逾期未完成 2 项" in township, "24 Nov is still the village's"
+    assert "危房改造" not in township and "产业奖补" in township
+    assert "帮扶措施" not in digest(Role.COUNTY, NOW)
+    later = NOW + timedelta(days=7)
+    assert "危房改造" in digest(Role.TOWNSHIP, later), "3 working days on, the township's too"
     db.dispose()

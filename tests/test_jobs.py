@@ -46,7 +46,7 @@ def beijing(*args: int) -> datetime:
 
 def context(db: Database, clock: Clock, worker: str = "w1") -> JobContext:
     return JobContext(db=db, policies=policies(), calendar=WorkdayCalendar(), clock=clock,
-                      worker=worker)  # fmt: skip
+                      worker=worker, cipher=cipher())  # fmt: skip
 
 
 def populate(db: Database, helpers: int, per_helper: int, *, linked: int | None = None) -> None:

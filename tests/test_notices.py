@@ -137,7 +137,8 @@ def test_daily_digest_in_working_hours_once_a_day(services: Services, clock: Fak
 
     def tick(moment: datetime) -> int:
         return send_digests(services.db, calendar=services.calendar, policies=services.policies,
-                            now=moment, base_url="https://cadre.example")  # fmt: skip
+                            now=moment, base_url="https://cadre.example",
+                            cipher=services.cipher)  # fmt: skip
 
     assert tick(datetime(2026, 11, 25, 12, 0, tzinfo=UTC)) == 0, "20:00 in Beijing: after hours"
     assert tick(datetime(2026, 11, 28, 2, 0, tzinfo=UTC)) == 0, "a Saturday"

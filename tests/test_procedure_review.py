@@ -302,7 +302,8 @@ async def test_help_continues_starts_another_year(services: Services, clock: Fak
 def test_the_jobs_table_opens_the_reviews_due(services: Services, clock: FakeClock) -> None:
     _enrolled(services, clock, "r-job", 21)
     context = JobContext(db=services.db, policies=services.policies,
-                         calendar=services.calendar, clock=clock, worker="w")  # fmt: skip
+                         calendar=services.calendar, clock=clock, worker="w",
+                         cipher=services.cipher)  # fmt: skip
     job = next(job for job in JOBS if job.name == "reviews.open")
     assert job.run(context) == 0
     clock.advance(days=365)

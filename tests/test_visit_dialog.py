@@ -168,7 +168,7 @@ def test_a_visit_logged_from_the_reminder_leaves_the_second_reminder(
     """The month through the jobs table and the chat: December's first reminder lists the
     ten households; one is logged from its button; the second reminder lists nine."""
     ctx = JobContext(db=services.db, policies=services.policies, calendar=services.calendar,
-                     clock=clock, worker="w")  # fmt: skip
+                     clock=clock, worker="w", cipher=services.cipher)  # fmt: skip
 
     def tick(at: datetime) -> list[OutboxMessage]:
         clock.now = at

@@ -169,6 +169,7 @@ async def test_a_village_cadre_never_sees_a_complaint_about_their_village(
                 calendar=services.calendar,
                 policies=services.policies,
                 base_url="http://x",
+                cipher=services.cipher,
             )
             for user in db.exec(select(User))
         }

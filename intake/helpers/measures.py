@@ -64,16 +64,52 @@ def _deadline(raw: Any) -> date | None:
 
 
 def _latest_entries(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Each household's measures as its latest visit that recorded any left them (columns
+    only, in id chunks: a county reads a hundred thousand households' visits)."""
     latest: dict[int, list[dict[str, Any]]] = {}
-    query = (
-        select(Visit)
-        .where(col(Visit.household_id).in_(ids))
-        .order_by(col(Visit.visited_on), col(Visit.id))
-    )
-    for visit in session.exec(query):
-        if visit.measures:
-            latest[visit.household_id] = list(visit.measures)
+    for part in _chunks(ids):
+        query = (
+            select(Visit.household_id, Visit.measures)
+            .where(col(Visit.household_id).in_(part))
+            .order_by(col(Visit.visited_on), col(Visit.id))
+        )
+        for household_id, measures in session.exec(query):
+            if measures:
+                latest[int(household_id)] = list(measures)
     return latest
+
+
+def _ledger_entries(
+    session: Session, cipher: FieldCipher, ids: list[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """The enrolment's measures and deadline (the 台账) of households no visit has updated:
+    the latest enrolment of each that set a deadline, one query per chunk."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    for part in _chunks(ids):
+        query = (
+            select(
+                col(Enrollment.household_id),
+                col(Enrollment.measures_cipher),
+                col(Enrollment.measures_due),
+            )
+            .where(
+                col(Enrollment.household_id).in_(part), col(Enrollment.measures_due).is_not(None)
+            )
+            .order_by(col(Enrollment.enrolled_at))
+        )
+        for household_id, sealed, due in session.exec(query):
+            try:
+                text = cipher.unseal(sealed) or ""
+            except FieldCipherError:
+                text = "?"
+            found[int(household_id or 0)] = [
+                {"measure": text, "progress": "", "deadline": due.isoformat() if due else None}
+            ]
+    return found
+
+
+def _chunks(ids: list[int], size: int = 2000) -> list[list[int]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
 def late_measures(
@@ -81,46 +117,23 @@ def late_measures(
     calendar: WorkdayCalendar, policy: HelpersPolicy,
 ) -> list[LateMeasure]:  # fmt: skip
     """Open measures past their deadline in ``villages``, by village and name."""
+    query = select(Household.id, Household.head_name, Household.village_code).where(
+        col(Household.village_code).in_(villages),
+        col(Household.category).not_in(_CLOSED_CATEGORIES),
+    )
     households = {
-        int(h.id or 0): h
-        for h in session.exec(
-            select(Household).where(
-                col(Household.village_code).in_(villages),
-                col(Household.category).not_in(_CLOSED_CATEGORIES),
-            )
-        )
+        int(h or 0): (str(name), str(village)) for h, name, village in session.exec(query)
     }
     latest = _latest_entries(session, sorted(households))
+    latest |= _ledger_entries(session, cipher, sorted(set(households) - set(latest)))
     late: list[LateMeasure] = []
-    for household_id, household in households.items():
-        entries = latest.get(household_id) or _enrolment_entries(session, cipher, household_id)
-        for entry in entries:
+    for household_id, (head_name, village) in households.items():
+        for entry in latest.get(household_id, []):
             deadline = _deadline(entry.get("deadline"))
             if deadline is None or _complete(entry):
                 continue
             level = measure_level(deadline, today, calendar, policy)
             if level is not None:
                 name = str(entry.get("measure") or "")
-                village = household.village_code
-                late.append(
-                    LateMeasure(household_id, household.head_name, village, name, deadline, level)
-                )
+                late.append(LateMeasure(household_id, head_name, village, name, deadline, level))
     return sorted(late, key=lambda m: (m.village_code, m.head_name, m.deadline))
-
-
-def _enrolment_entries(
-    session: Session, cipher: FieldCipher, household_id: int
-) -> list[dict[str, Any]]:
-    query = (
-        select(Enrollment)
-        .where(Enrollment.household_id == household_id)
-        .order_by(col(Enrollment.enrolled_at).desc())
-    )
-    enrolment = session.exec(query).first()
-    if enrolment is None or enrolment.measures_due is None:
-        return []
-    try:
-        text = cipher.unseal(enrolment.measures_cipher) or ""
-    except FieldCipherError:
-        text = "?"
-    return [{"measure": text, "progress": "", "deadline": enrolment.measures_due.isoformat()}]
