@@ -173,7 +173,9 @@ def link_to_latest_item(session: Session, *, contact_id: int | None, now: dateti
 def unlinked(session: Session, contact_id: int) -> list[Attachment]:
     """The contact's attachments not yet linked to anything they filed."""
     query = select(Attachment).where(
-        Attachment.contact_id == contact_id, col(Attachment.queue_item_id).is_(None)
+        Attachment.contact_id == contact_id,
+        col(Attachment.queue_item_id).is_(None),
+        col(Attachment.linked_at).is_(None),  # nor filed with a visit (intake.helpers)
     )
     return list(session.exec(query.order_by(col(Attachment.id))))
 

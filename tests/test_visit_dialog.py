@@ -19,11 +19,13 @@ from bot.conversation import Incoming
 from bot.engine import Input
 from bot.render import Rendered
 from bot.services import Services
+from intake.attachments import Attachment, AttachmentKind, FileInfo, unlinked
 from intake.helpers.assignments import assign_helper
-from intake.helpers.models import Visit
+from intake.helpers.models import Visit, VisitAttachment
 from intake.helpers.policy import helpers_policy
 from intake.helpers.reminders import Round, helper_reminder
 from intake.helpers.visits import period_of
+from intake.reports.models import ReportAttachment
 from intake.workdays import SHANGHAI
 from notifications.jobs import JobContext, fire_timers, plan_timers
 from notifications.outbox import OutboxMessage, Priority
@@ -201,3 +203,34 @@ def test_a_reminders_button_works_while_the_list_shows_another_page(
     elsewhere = next(name for name in ("王十", "王四") if name not in on_first_page)
     replies = send(services, Input(data=f"visit:{ids[elsewhere]}"))
     assert texts(replies) == f"{elsewhere}户：这次是怎么走访的？"
+
+
+def _photo(services: Services, n: int, kind: str = "photo") -> list[Rendered]:
+    file = FileInfo(kind=AttachmentKind(kind), file_id=f"visit-file-{n}", caption=f"屋顶{n}")
+    meta = {"aside": f"telegram.attachment.{kind}", "attachment": file.to_json()}
+    message = Incoming("webhook", f"{CHAT}-file-{n}", CHAT, Input(), "zh_CN", meta=meta)
+    return list(services.conversations.receive(message).replies)
+
+
+def test_photos_and_voice_sent_while_logging_belong_to_the_visit_and_its_risk(
+    services: Services, ids: dict[str, int], clock: FakeClock
+) -> None:
+    _photo(services, 0)  # before the visit: not the visit's
+    clock.advance(minutes=5)
+    send(services, Input(start=True))
+    replies = press(services, send(services, Input(data=f"visit:{ids['王五']}")), "入户走访")
+    replies = press(services, press(services, replies, "今天"), "和上月差不多")
+    assert "照片收到了" in texts(_photo(services, 1))
+    _photo(services, 2, "voice")
+    replies = press(services, press(services, replies, "都有保障"), "不用了")
+    replies = press(services, replies, "新发重大疾病")
+    assert "这次走访发来的 2 个照片或语音已附在走访记录里" in texts(replies)
+    with services.db.read() as session:
+        (visit,) = [v for v in session.exec(select(Visit)) if v.household_id == ids["王五"]]
+        linked = session.exec(select(VisitAttachment).where(VisitAttachment.visit_id == visit.id))
+        files = [session.get(Attachment, link.attachment_id) for link in linked]
+        assert [f.file_id for f in files if f] == ["visit-file-1", "visit-file-2"]
+        on_report = session.exec(select(ReportAttachment)).all()
+        assert {r.attachment_id for r in on_report} == {f.id for f in files if f}
+        loose = unlinked(session, int(files[0].contact_id or 0)) if files[0] else []
+    assert [f.file_id for f in loose] == ["visit-file-0"], "the next filing takes only this"

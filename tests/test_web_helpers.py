@@ -9,23 +9,35 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import httpx
 import pytest
-from cadre_support import VILLAGE_A, VILLAGE_B, add_user, client_for, login, xlsx_rows
+from cadre_support import (
+    VILLAGE_A,
+    VILLAGE_B,
+    add_user,
+    client_for,
+    login,
+    xlsx_rows,
+)
 from conftest import TEST_SECRET
+from fastapi import FastAPI
 from helpers_support import id_number
 from sqlmodel import select
 
+from bot.app import cadre_deps
 from bot.config import Settings
 from bot.services import Services
+from intake.attachments import Attachment, AttachmentKind
 from intake.audit import AuditEvent
 from intake.exports import MEASURES_COLUMNS
 from intake.helpers.assignments import assign_helper, create_helper
 from intake.helpers.links import LinkOutcome, check_link_code
-from intake.helpers.models import Helper, NotVisitedReason, VisitMode
+from intake.helpers.models import Helper, NotVisitedReason, Visit, VisitAttachment, VisitMode
 from intake.helpers.visit_log import VISIT_LOG_COLUMNS
 from intake.helpers.visits import record_visit
 from intake.households import Household
 from intake.users import Role
+from intake.web import cadre_router
 
 BOLUO_VILLAGE = "boluo-sample-yicun"
 SINCE = datetime(2026, 5, 1, 2, 0, tzinfo=UTC)  # six full months before November
@@ -319,3 +331,52 @@ async def test_visit_log_xlsx_in_the_ledgers_order(services: Services) -> None:
     async with client_for(services) as client:
         await login(client, "op")
         assert (await client.get("/cadre/helpers/visits.xlsx")).status_code == 403
+
+
+async def test_a_visits_photo_and_voice_open_from_the_household_page(services: Services) -> None:
+    world = _world(services)
+    _users(services)
+    with services.db.write() as db:
+        visit = db.exec(select(Visit).where(Visit.household_id == world.a1)).first()
+        assert visit is not None
+        for n, kind in enumerate((AttachmentKind.PHOTO, AttachmentKind.VOICE)):
+            file = Attachment(channel="webhook", external_id=f"v-{n}", kind=kind.value,
+                              file_id=f"VF-{n}", needs_listening=kind is AttachmentKind.VOICE,
+                              duration_seconds=12 if n else None)  # fmt: skip
+            db.add(file)
+            db.flush()
+            db.add(VisitAttachment(visit_id=int(visit.id or 0), attachment_id=int(file.id or 0)))
+        ids = (int(visit.id or 0), [a.id for a in db.exec(select(Attachment))])
+    opened: list[str] = []
+    deps = cadre_deps(services)
+
+    async def open_file(attachment: Attachment) -> tuple[bytes, str | None]:
+        opened.append(attachment.file_id)
+        return b"content", "image/jpeg"
+
+    deps.attachment_openers = {"webhook": open_file}
+    app = FastAPI()
+    app.include_router(cadre_router(deps))
+    transport = httpx.ASGITransport(app=app, client=("10.0.0.1", 50000))
+    visit_id, (photo, voice) = ids
+    base = f"/cadre/helpers/households/{world.a1}/visits/{visit_id}/files"
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        await login(client, "cun")
+        page = (await client.get(f"/cadre/helpers/households/{world.a1}")).text
+        assert (
+            f'href="{base}/{photo}"' in page
+            and f'<audio controls preload="none" src="{base}/{voice}">' in page
+        )
+        assert "待听取" in page
+        assert (await client.get(f"{base}/{photo}")).content == b"content"
+        assert (await client.get(f"{base}/{voice}")).status_code == 200
+        assert "待听取" not in (await client.get(f"/cadre/helpers/households/{world.a1}")).text
+        wrong = f"/cadre/helpers/households/{world.a2}/visits/{visit_id}/files/{photo}"
+        assert (await client.get(wrong)).status_code == 404, "the file of another household's visit"
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        await login(client, "boluo")
+        assert (await client.get(f"{base}/{photo}")).status_code == 404
+    assert opened == ["VF-0", "VF-1"]
+    with services.db.read() as db:
+        events = db.exec(select(AuditEvent).where(AuditEvent.action == "helper.visit_file_opened"))
+        assert [e.data["attachment"] for e in events] == [photo, voice]

@@ -10,7 +10,7 @@ from sqlalchemy import inspect, text
 
 from bot.services import MIGRATIONS, Services, upgrade
 
-HEAD = "0011_helper_names"
+HEAD = "0012_visit_files"
 
 
 def _script() -> ScriptDirectory:
@@ -25,6 +25,7 @@ def test_migrations_have_exactly_one_head() -> None:
     chain = [rev.revision for rev in script.walk_revisions()]
     assert chain == [
         HEAD,
+        "0011_helper_names",
         "0010_user_links",
         "0009_report_search",
         "0008_reports",

@@ -5,7 +5,8 @@ Entered from the menu (记录走访, shown only to a linked helper) or from a re
 own list: pages of :data:`PAGE`, search by name) → how (in person / by phone / could not
 visit, with the reason) → the date (today by default) → income this month by source, or
 "about the same as last month" → 两不愁三保障 and safe water (all fine, or which is not)
-→ problems found (text; photos and voice notes may simply be sent) → new risks (serious
+→ problems found (text; photos and voice notes may simply be sent, and become the
+visit's) → new risks (serious
 illness, disaster) → progress on the ledger's measures, with their deadline.
 
 The engine never reads the database: the household list and the household itself are
@@ -164,7 +165,7 @@ def _finish(answers: Answers, _context: Context) -> EndDialog:
         "income_same",
         *INCOME_SOURCES,
     )
-    keys += ("checks_ok", *checks, "problems", "risk", "progress")
+    keys += ("checks_ok", *checks, "problems", "risk", "progress", "opened_at")
     return EndDialog(effects=(Effect("visit_logged", {k: answers.get(k) for k in keys}),))
 
 

@@ -9,7 +9,7 @@ else's.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.asking import render_step
@@ -21,6 +21,7 @@ from intake import audit
 from intake.helpers.findings import Finding, file_finding, sharp_drop
 from intake.helpers.links import LinkOutcome, check_chat_link, linked_helper, redeem_chat_link
 from intake.helpers.models import Helper, NotVisitedReason, VisitMode
+from intake.helpers.visit_files import attach_sent_files
 from intake.helpers.visits import (
     CHECKS,
     INCOME_SOURCES,
@@ -33,6 +34,7 @@ from intake.helpers.visits import (
     record_visit,
 )
 from intake.procedure import Enrollment, enrolment_text
+from intake.reports.models import ReportAttachment
 from intake.workdays import SHANGHAI
 
 _REFUSALS = {
@@ -168,7 +170,7 @@ def visit_opened(call: EffectCall) -> list[Reply]:
     measures, due = _measures(call, household.id)
     answers: dict[str, Any] = {
         "household": household.id, "name": household.head_name,
-        "measures": measures, "deadline": due,
+        "measures": measures, "deadline": due, "opened_at": call.now.isoformat(),
     }  # fmt: skip
     return [_ask(call, visit.DIALOG_ID, "mode", answers)]
 
@@ -228,8 +230,12 @@ def visit_logged(call: EffectCall) -> list[Reply]:
         subject_kind="household", subject_id=household.id, at=call.now,
         data={"visit": record.id, "period": period, "mode": record.mode},
     )  # fmt: skip
+    files = attach_sent_files(call.db, visit=record, contact_id=call.contact.id,
+                              since=_opened_at(call), now=call.now)  # fmt: skip
     saved = "visit.saved_not_visited" if record.mode == VisitMode.NOT_VISITED else "visit.saved"
     replies = [Reply((Text(saved, {"name": household.head_name}),))]
+    if files:
+        replies.append(Reply((Text("visit.files_kept", {"count": len(files)}),)))
     findings = _findings(call, household.id, period, fields)
     if findings:
         effects = call.effects
@@ -239,8 +245,25 @@ def visit_logged(call: EffectCall) -> list[Reply]:
             findings=findings, problems=fields.get("problems"), policy=policy,
             calendar=effects.calendar, new_code=effects.new_code, now=call.now,
         )  # fmt: skip
+        for file in files:  # the photos go to the village with the risk
+            call.db.add(
+                ReportAttachment(report_id=int(report.id or 0), attachment_id=int(file.id or 0))
+            )
         replies.append(Reply((Text("visit.risk_filed", {"code": report.tracking_code}),)))
     return replies
+
+
+#: Files sent this long before a visit whose opening time is unknown (a session from before
+#: the time was kept) still count as the visit's.
+_UNKNOWN_OPENING = timedelta(hours=1)
+
+
+def _opened_at(call: EffectCall) -> datetime:
+    """When the household was opened in this dialog: files sent since are the visit's."""
+    try:
+        return datetime.fromisoformat(str(call.data.get("opened_at")))
+    except ValueError:
+        return call.now - _UNKNOWN_OPENING
 
 
 def _findings(

@@ -35,6 +35,7 @@ __all__ = [
     "RosterEntry",
     "UserLink",
     "Visit",
+    "VisitAttachment",
     "VisitMode",
 ]
 
@@ -168,6 +169,19 @@ class Visit(SQLModel, table=True):
     measures: list[dict[str, Any]] = Field(default_factory=list, sa_column=json_column())
     recorded_by: str = Field(max_length=64)
     recorded_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+
+
+class VisitAttachment(SQLModel, table=True):
+    """A photo or voice note the helper sent while logging the visit (migration 0012).
+
+    The file itself is an :class:`~intake.attachments.Attachment`, kept by its channel.
+    """
+
+    __tablename__ = "visit_attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    visit_id: int = Field(foreign_key="visit.id", index=True)
+    attachment_id: int = Field(foreign_key="attachment.id", unique=True)
 
 
 class RosterEntry(SQLModel, table=True):

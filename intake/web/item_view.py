@@ -210,7 +210,7 @@ def load_item_view(session: Session, deps: WebDeps, viewer: Viewer, item: QueueI
     view.overdue, view.notice_ended = is_overdue(item, now), notice_ended(item, now)
     view.due_estimated_year = estimated_deadline_year(item, deps.calendar)
     view.risk_types = [(rt.code, rt.name) for rt in deps.policy_of(item).risk_types]
-    view.attachments = [_attachment(deps, a) for a in attachments.for_item(session, item.id)]
+    view.attachments = [attachment_view(deps, a) for a in attachments.for_item(session, item.id)]
     return view
 
 
@@ -361,7 +361,8 @@ def _same_household(session: Session, viewer: Viewer, application: Application) 
     return list(session.exec(query))
 
 
-def _attachment(deps: WebDeps, row: attachments.Attachment) -> AttachmentView:
+def attachment_view(deps: WebDeps, row: attachments.Attachment) -> AttachmentView:
+    """A kept file as a page shows it (name and caption decrypted)."""
     assert row.id is not None
     try:
         caption = attachments.caption_of(row, deps.cipher)

@@ -3,6 +3,7 @@ list and the visit log download. Scoped like every cadre page (404 outside the s
 
 # No ``from __future__ import annotations``: FastAPI must see the local Annotated aliases.
 
+import logging
 import re
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -13,12 +14,14 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from intake import audit
+from intake.attachments import Attachment, file_name_of
 from intake.crypto import FieldCipherError
 from intake.helpers.assignments import current_assignment
 from intake.helpers.links import LINK_LIFETIME, deep_link_payload, new_link_code
 from intake.helpers.measures import late_measures
 from intake.helpers.models import Helper, HelperState, HelpReview, Visit
 from intake.helpers.overview import helper_rows
+from intake.helpers.visit_files import files_of, visit_file
 from intake.helpers.visit_log import visit_log_rows, visit_log_xlsx
 from intake.helpers.visits import (
     escalation_level,
@@ -34,6 +37,7 @@ from intake.web import auth
 from intake.web.auth import Viewer
 from intake.web.deps import WebDeps
 from intake.web.errors import route_class
+from intake.web.files import file_response
 from intake.web.helpers.access import (
     can_invite,
     helpers_policy_for,
@@ -42,9 +46,11 @@ from intake.web.helpers.access import (
     townships_of,
     villages_of,
 )
+from intake.web.item_view import attachment_view
 from intake.web.render import page
 from intake.workdays import SHANGHAI
 
+logger = logging.getLogger(__name__)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _PERIOD = re.compile(r"^20[0-9]{2}-(0[1-9]|1[0-2])$")
 #: Names of a visit's mode, a missed visit's reason, a check and an income source.
@@ -187,6 +193,24 @@ def build_pages_router(deps: WebDeps) -> APIRouter:
             context = base(viewer, **_household(db, deps, viewer, household_id))
         return page(request, "helpers/household.html", viewer.locale, context)
 
+    @router.get("/households/{household_id}/visits/{visit_id}/files/{attachment_id}")
+    async def visit_file_opened(
+        household_id: int, visit_id: int, attachment_id: int, viewer: Current
+    ) -> Response:
+        if not viewer.scope.can_act:  # like an item's files: a photo may show an ID card
+            raise HTTPException(status_code=404)
+        row = await run_in_threadpool(
+            _visit_file, deps, viewer, household_id, visit_id, attachment_id
+        )
+        try:
+            content, mime = await deps.attachment_openers[row.channel](row)
+        except Exception as error:
+            logger.warning(
+                "could not fetch attachment %s from %s: %s", row.id, row.channel, type(error)
+            )
+            raise HTTPException(status_code=502, detail="the channel gave no file") from None
+        return file_response(row, content, mime, file_name_of(row, deps.cipher))
+
     @router.get("/{helper_id}", response_class=HTMLResponse)
     def helper_page(request: Request, helper_id: int, viewer: Current) -> Response:
         with deps.db.read() as db:
@@ -266,6 +290,33 @@ def _new_code(deps: WebDeps, viewer: Viewer, helper_id: int) -> dict[str, Any]:
     return context
 
 
+def _visit_file(
+    deps: WebDeps, viewer: Viewer, household_id: int, visit_id: int, attachment_id: int
+) -> Attachment:
+    """A file of one of the household's visits, its opening in the household's history
+    (a voice note played is a voice note listened to); 404 outside the scope."""
+    assert viewer.user.id is not None
+    with deps.db.write() as db:
+        scoped_household(db, deps, viewer, household_id)
+        row = visit_file(db, household_id=household_id, visit_id=visit_id,
+                         attachment_id=attachment_id)  # fmt: skip
+        if row is None or row.channel not in deps.attachment_openers:
+            raise HTTPException(status_code=404, detail="no such file")
+        if row.needs_listening:
+            row.needs_listening = False
+            db.add(row)
+        audit.record(
+            db,
+            actor=audit.user_actor(viewer.user.id),
+            action="helper.visit_file_opened",
+            subject_kind="household",
+            subject_id=household_id,
+            at=deps.clock(),
+            data={"visit": visit_id, "attachment": attachment_id, "kind": row.kind},
+        )
+    return row
+
+
 def _household(db: Session, deps: WebDeps, viewer: Viewer, household_id: int) -> dict[str, Any]:
     household = scoped_household(db, deps, viewer, household_id)
     assignment = current_assignment(db, household_id)
@@ -297,10 +348,15 @@ def _household(db: Session, deps: WebDeps, viewer: Viewer, household_id: int) ->
             .order_by(col(HelpReview.opened_at))
         )
     )
+    files = {
+        visit_id: [attachment_view(deps, row) for row in rows]
+        for visit_id, rows in files_of(db, [int(v.id or 0) for v in visits]).items()
+    }
     return {
         "household": household,
         "helper": helper,
         "visits": visits,
+        "files": files,
         "problems": problems,
         "enrolment": enrolment,
         "measures": measures,
