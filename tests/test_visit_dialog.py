@@ -7,7 +7,7 @@ Golden transcripts of whole visit logs are ``tests/transcripts/visit.*.yaml``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from itertools import count
 
 import pytest
@@ -21,10 +21,10 @@ from bot.render import Rendered
 from bot.services import Services
 from intake.attachments import Attachment, AttachmentKind, FileInfo, unlinked
 from intake.helpers.assignments import assign_helper
-from intake.helpers.models import Visit, VisitAttachment
+from intake.helpers.models import Visit, VisitAttachment, VisitMode
 from intake.helpers.policy import helpers_policy
 from intake.helpers.reminders import Round, helper_reminder
-from intake.helpers.visits import period_of
+from intake.helpers.visits import period_of, record_visit
 from intake.reports.models import ReportAttachment
 from intake.workdays import SHANGHAI
 from notifications.jobs import JobContext, fire_timers, plan_timers
@@ -234,3 +234,36 @@ def test_photos_and_voice_sent_while_logging_belong_to_the_visit_and_its_risk(
         assert {r.attachment_id for r in on_report} == {f.id for f in files if f}
         loose = unlinked(session, int(files[0].contact_id or 0)) if files[0] else []
     assert [f.file_id for f in loose] == ["visit-file-0"], "the next filing takes only this"
+
+
+def test_each_open_measure_of_the_ledger_is_asked_and_done_ones_carried_over(
+    services: Services, ids: dict[str, int]
+) -> None:
+    ledger = [
+        {"measure": "公益岗位", "progress": "done", "deadline": "2026-10-01"},
+        {"measure": "危房改造", "progress": "behind", "deadline": "2026-12-31"},
+        {"measure": "医疗救助", "progress": "", "deadline": None},
+    ]
+    with services.db.write() as session:
+        record_visit(session, services.cipher, household_id=ids["王二"], helper_id=ids["helper"],
+                     period="2026-10", visited_on=date(2026, 10, 9), mode=VisitMode.IN_PERSON,
+                     measures=ledger, actor="t", now=services.clock())  # fmt: skip
+    send(services, Input(start=True))
+    replies = press(services, send(services, Input(data=f"visit:{ids['王二']}")), "入户走访")
+    replies = press(services, press(services, replies, "今天"), "和上月差不多")
+    replies = press(services, press(services, replies, "都有保障"), "不用了")
+    replies = press(services, replies, "没有")
+    assert texts(replies) == "帮扶措施：危房改造（完成时限：2026-12-31）。进展如何？"
+    replies = press(services, replies, "已完成")
+    assert texts(replies) == "帮扶措施：医疗救助（完成时限：—）。进展如何？"
+    replies = press(services, replies, "返回")  # one measure back, then on again
+    assert texts(replies) == "帮扶措施：危房改造（完成时限：2026-12-31）。进展如何？"
+    replies = press(services, replies, "已完成")
+    assert "已记录王二户本月的走访" in texts(press(services, replies, "正在落实"))
+    (visit,) = [
+        v for v in visits(services) if v.household_id == ids["王二"] and v.period != "2026-10"
+    ]
+    assert [(m["measure"], m["progress"]) for m in visit.measures] == [
+        ("公益岗位", "done"), ("危房改造", "done"), ("医疗救助", "on_track")
+    ]  # fmt: skip
+    assert "asked" not in str(visit.measures)

@@ -7,7 +7,9 @@ visit, with the reason) → the date (today by default) → income this month by
 "about the same as last month" → 两不愁三保障 and safe water (all fine, or which is not)
 → problems found (text; photos and voice notes may simply be sent, and become the
 visit's) → new risks (serious
-illness, disaster) → progress on the ledger's measures, with their deadline.
+illness, disaster) → progress on each open measure of the ledger, with its deadline (the
+ledger is the latest visit's list of measures, or the enrolment's; done ones are carried
+over without asking).
 
 The engine never reads the database: the household list and the household itself are
 loaded by the effects ``visit_listed`` and ``visit_opened``, which the dialog awaits and
@@ -17,6 +19,7 @@ a typed number or a forged button can name no one else's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -35,6 +38,7 @@ from bot.flow import (
     Step,
     Transition,
 )
+from intake.helpers.measures import MAX_MEASURES, is_complete
 from intake.helpers.visits import CHECKS, INCOME_SOURCES
 
 DIALOG_ID = "visit"
@@ -143,16 +147,56 @@ def _checks_not_all_fine(answers: Answers, context: Context) -> bool:
     return _visited(answers, context) and answers.get("checks_ok") is False
 
 
-def _has_measures(answers: Answers, context: Context) -> bool:
-    return _visited(answers, context) and bool(answers.get("measures"))
+def _ledger(answers: Answers) -> list[dict[str, Any]]:
+    entries = answers.get("ledger")
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
+def _open_measure(index: int) -> Callable[[Answers, Context], bool]:
+    """Asked when the ledger's ``index``-th measure was open when the visit began."""
+
+    def asked(answers: Answers, context: Context) -> bool:
+        ledger = _ledger(answers)
+        return _visited(answers, context) and index < len(ledger) and not is_complete(ledger[index])
+
+    return asked
+
+
+def _measure_params(index: int) -> Callable[[Answers, Context], dict[str, Any]]:
+    def params(answers: Answers, _context: Context) -> dict[str, Any]:
+        ledger = _ledger(answers)
+        entry = ledger[index] if index < len(ledger) else {}
+        return {"measures": entry.get("measure") or "", "deadline": entry.get("deadline") or "—"}
+
+    return params
+
+
+def _progress(index: int) -> Step:
+    """Progress on the ledger's ``index``-th measure (one step each, so 返回 goes back one)."""
+    return Step(
+        f"progress_{index}",
+        "visit.progress",
+        choices=(
+            Choice("done", "visit.progress.done"),
+            Choice("on_track", "visit.progress.on_track"),
+            Choice("behind", "visit.progress.behind"),
+        ),
+        prompt_params=_measure_params(index),
+        when=_open_measure(index),
+    )
+
+
+def _visit_ledger(answers: Answers) -> list[dict[str, Any]]:
+    """The ledger as this visit leaves it: each open measure with the progress given."""
+    ledger = []
+    for index, entry in enumerate(_ledger(answers)):
+        progress = answers.get(f"progress_{index}")
+        ledger.append({**entry, "progress": progress} if progress else dict(entry))
+    return ledger
 
 
 def _name(answers: Answers, _context: Context) -> dict[str, Any]:
     return {"name": answers.get("name", "")}
-
-
-def _measures(answers: Answers, _context: Context) -> dict[str, Any]:
-    return {"measures": answers.get("measures", ""), "deadline": answers.get("deadline") or "—"}
 
 
 def _finish(answers: Answers, _context: Context) -> EndDialog:
@@ -165,8 +209,10 @@ def _finish(answers: Answers, _context: Context) -> EndDialog:
         "income_same",
         *INCOME_SOURCES,
     )
-    keys += ("checks_ok", *checks, "problems", "risk", "progress", "opened_at")
-    return EndDialog(effects=(Effect("visit_logged", {k: answers.get(k) for k in keys}),))
+    keys += ("checks_ok", *checks, "problems", "risk", "opened_at")
+    data = {k: answers.get(k) for k in keys}
+    data["ledger"] = _visit_ledger(answers) if _visited(answers, _context) else []
+    return EndDialog(effects=(Effect("visit_logged", data),))
 
 
 def _yuan(source: str) -> Step:
@@ -273,17 +319,7 @@ STEPS: tuple[Step, ...] = (
         when=_visited,
         help="visit.help.risk",
     ),
-    Step(
-        "progress",
-        "visit.progress",
-        choices=(
-            Choice("done", "visit.progress.done"),
-            Choice("on_track", "visit.progress.on_track"),
-            Choice("behind", "visit.progress.behind"),
-        ),
-        prompt_params=_measures,
-        when=_has_measures,
-    ),
+    *(_progress(index) for index in range(MAX_MEASURES)),
 )
 
 DIALOG = Dialog(

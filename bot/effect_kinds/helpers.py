@@ -20,6 +20,7 @@ from bot.state import MENU
 from intake import audit
 from intake.helpers.findings import Finding, file_finding, sharp_drop
 from intake.helpers.links import LinkOutcome, check_chat_link, linked_helper, redeem_chat_link
+from intake.helpers.measures import ledger_entries, ledger_of
 from intake.helpers.models import Helper, NotVisitedReason, VisitMode
 from intake.helpers.visit_files import attach_sent_files
 from intake.helpers.visits import (
@@ -33,7 +34,6 @@ from intake.helpers.visits import (
     period_of,
     record_visit,
 )
-from intake.procedure import Enrollment, enrolment_text
 from intake.reports.models import ReportAttachment
 from intake.workdays import SHANGHAI
 
@@ -140,22 +140,6 @@ def visit_listed(call: EffectCall) -> list[Reply]:
     return [*replies, _ask(call, visit.DIALOG_ID, "visit", answers)]
 
 
-def _measures(call: EffectCall, household_id: int) -> tuple[str, str | None]:
-    from sqlmodel import col, select
-
-    query = (
-        select(Enrollment)
-        .where(Enrollment.household_id == household_id)
-        .order_by(col(Enrollment.enrolled_at).desc())
-    )
-    enrollment = call.db.exec(query).first()
-    if enrollment is None:
-        return "", None
-    _, measures = enrolment_text(enrollment, call.effects.cipher)
-    due = enrollment.measures_due.isoformat() if enrollment.measures_due else None
-    return measures[:300], due
-
-
 @handles("visit_opened")
 def visit_opened(call: EffectCall) -> list[Reply]:
     """One household picked (or a reminder's button pressed): theirs, or a polite no."""
@@ -167,10 +151,10 @@ def visit_opened(call: EffectCall) -> list[Reply]:
     if household is None or household.id is None:
         refusal = Reply((Text("visit.not_yours"),))
         return [refusal, *visit_listed(_with(call, {"page": 0}))]
-    measures, due = _measures(call, household.id)
     answers: dict[str, Any] = {
         "household": household.id, "name": household.head_name,
-        "measures": measures, "deadline": due, "opened_at": call.now.isoformat(),
+        "ledger": ledger_of(call.db, call.effects.cipher, household.id),
+        "opened_at": call.now.isoformat(),
     }  # fmt: skip
     return [_ask(call, visit.DIALOG_ID, "mode", answers)]
 
@@ -193,11 +177,10 @@ def _visit_fields(data: dict[str, Any], today: date) -> dict[str, Any]:
     if data.get("checks_ok") is False:
         checks = {c: data.get(f"check_{c}") is not False for c in CHECKS}
     visited = date.fromisoformat(str(data.get("visited_on") or today.isoformat()))
-    progress = data.get("progress")
     return {
         "mode": VisitMode(str(data.get("mode"))), "visited_on": min(visited, today),
         "income": income, "checks": checks, "problems": data.get("problems"),
-        "measures": [{"progress": progress}] if progress else [],
+        "measures": ledger_entries(data.get("ledger")),
     }  # fmt: skip
 
 
@@ -214,9 +197,6 @@ def visit_logged(call: EffectCall) -> list[Reply]:
     today = call.now.astimezone(SHANGHAI).date()
     fields = _visit_fields(call.data, today)
     period = period_of(today)
-    if fields.get("measures"):
-        measures, due = _measures(call, household.id)
-        fields["measures"] = [{"measure": measures, "deadline": due, **fields["measures"][0]}]
     try:
         record = record_visit(
             call.db, call.effects.cipher, household_id=household.id, helper_id=helper.id,

@@ -24,9 +24,20 @@ from intake.households import Household
 from intake.procedure import Enrollment
 from intake.workdays import WorkdayCalendar
 
-__all__ = ["DONE_WORDS", "LateMeasure", "late_measures", "measure_level"]
+__all__ = [
+    "DONE_WORDS",
+    "MAX_MEASURES",
+    "LateMeasure",
+    "is_complete",
+    "late_measures",
+    "ledger_entries",
+    "ledger_of",
+    "measure_level",
+]
 
 DONE_WORDS = frozenset({"done", "completed", "完成", "已完成", "已落实"})
+#: Measures carried from visit to visit (a ledger rarely has more than a handful).
+MAX_MEASURES = 12
 _CLOSED_CATEGORIES = frozenset({"exited", "general"})
 
 
@@ -52,7 +63,8 @@ def measure_level(
     return Level.TOWNSHIP if today >= township_day else Level.VILLAGE
 
 
-def _complete(entry: dict[str, Any]) -> bool:
+def is_complete(entry: dict[str, Any]) -> bool:
+    """Whether a ledger entry's progress says it is done."""
     return entry.get("done") is True or str(entry.get("progress", "")).strip() in DONE_WORDS
 
 
@@ -130,10 +142,35 @@ def late_measures(
     for household_id, (head_name, village) in households.items():
         for entry in latest.get(household_id, []):
             deadline = _deadline(entry.get("deadline"))
-            if deadline is None or _complete(entry):
+            if deadline is None or is_complete(entry):
                 continue
             level = measure_level(deadline, today, calendar, policy)
             if level is not None:
                 name = str(entry.get("measure") or "")
                 late.append(LateMeasure(household_id, head_name, village, name, deadline, level))
     return sorted(late, key=lambda m: (m.village_code, m.head_name, m.deadline))
+
+
+def ledger_of(session: Session, cipher: FieldCipher, household_id: int) -> list[dict[str, Any]]:
+    """The household's measures as its next visit takes them up, one entry per measure
+    ``{"measure", "progress", "deadline"}``: its latest visit's, or the enrolment's."""
+    entries = _latest_entries(session, [household_id]).get(household_id)
+    if entries is None:
+        entries = _ledger_entries(session, cipher, [household_id]).get(household_id, [])
+    return ledger_entries(entries)
+
+
+def ledger_entries(raw: Any) -> list[dict[str, Any]]:
+    """At most :data:`MAX_MEASURES` entries ``{"measure", "progress", "deadline"}``, bounded
+    and of known keys only, from whatever list a visit or a dialog holds."""
+    if not isinstance(raw, list):
+        return []
+    return [
+        {
+            "measure": str(entry.get("measure") or "")[:300],
+            "progress": str(entry.get("progress") or "")[:40],
+            "deadline": str(entry["deadline"])[:10] if entry.get("deadline") else None,
+        }
+        for entry in raw[:MAX_MEASURES]
+        if isinstance(entry, dict)
+    ]
