@@ -10,11 +10,13 @@ puts the household in its follow-up year, and a year on an exit item opens.
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cadre_support import VILLAGE_A, VILLAGE_B, act, add_user, apply_by_chat, client_for, login
 from conftest import FakeClock
+from helpers_support import row, write_xlsx
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -23,6 +25,7 @@ from intake.audit import AuditEvent
 from intake.helpers.assignments import create_helper, current_assignment
 from intake.helpers.models import Helper, HelpReview
 from intake.helpers.review import due_reviews, open_due_reviews
+from intake.helpers.roster import import_roster
 from intake.helpers.visits import FOLLOWUP, household_states
 from intake.households import Household
 from intake.notices import Notice, notice_sink
@@ -352,3 +355,33 @@ async def test_enrolled_again_during_follow_up_gets_a_new_year(
     clock.advance(days=66)
     assert _open(services) == 1
     assert _review_item(services, ItemKind.REVIEW).id != rid
+
+
+def test_a_household_known_only_from_the_roster_is_reviewed_a_year_after_it_was_listed(
+    services: Services, clock: FakeClock, tmp_path: Path
+) -> None:
+    path = write_xlsx(tmp_path / "roster.xlsx", [row(1), row(2)])
+    scope = Scope(Role.TOWNSHIP, "gangkou", "gangkou", None)
+
+    def roster() -> None:
+        report = import_roster(services.db, services.cipher, path, scope=scope,
+                               policies=services.policies, actor="user:1",
+                               now=services.clock(), today=services.clock().date())  # fmt: skip
+        assert not report.problems
+
+    roster()
+    clock.advance(days=200)
+    roster()  # listed again: the year still counts from the first listing
+    clock.advance(days=164)
+    assert _open(services) == 0, "a day short of the year"
+    clock.advance(days=1)
+    told: list[Notice] = []
+    assert _open(services, told) == 2 and told == [], "no applicant to tell"
+    with services.db.read() as db:
+        items = db.exec(select(QueueItem).where(QueueItem.kind == ItemKind.REVIEW)).all()
+        reviews = db.exec(select(HelpReview)).all()
+    assert {(i.status, i.village_code, i.township_code, i.region_code) for i in items} == {
+        (ItemStatus.VILLAGE_REVIEW, VILLAGE_A, "gangkou", "gangkou")
+    }
+    assert len({r.household_id for r in reviews}) == 2
+    assert _open(services) == 0, "once"

@@ -197,6 +197,9 @@ class RosterEntry(SQLModel, table=True):
     reason_cipher: str | None = None
     updated_by: str = Field(max_length=64)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    #: When a roster first listed the household (migration 0012): its year of help counts
+    #: from here when no enrolment here says when it began.
+    listed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class HelpReview(SQLModel, table=True):

@@ -12,8 +12,10 @@ Each item walks village → township → county (:mod:`intake.procedure`), and t
 hears of the opening and each decision in their language (:mod:`intake.notices`). Opening
 is idempotent: one :class:`~intake.helpers.models.HelpReview` per household, kind and
 year started (a unique key), so a second run, or a second process, opens nothing twice.
-Households that came in by the roster import without an enrolment have no known start
-and are left to the cadres.
+A household that came in by the roster import without an enrolment here counts its year
+from the day a roster first listed it (PROJECT CHOICE: the roster's columns, seed 001
+附件1, carry no date of inclusion); its review opens in its village's queue all the same,
+with no applicant to tell.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from sqlmodel import Session, col, func, select
 from intake import audit
 from intake.contacts import Contact
 from intake.db import Database
-from intake.helpers.models import HelpReview
+from intake.helpers.models import HelpReview, RosterEntry
 from intake.helpers.outcomes import MONITORED, Outcome
 from intake.helpers.visits import FOLLOWUP
 from intake.households import Household
@@ -61,37 +63,44 @@ class Due:
     household_id: int
     kind: ItemKind
     period_start: date
-    #: The enrolment's item (for the place and the applicant to tell).
-    enrolment_item_id: int
+    #: The enrolment's item (for the place and the applicant to tell); ``None`` for a
+    #: household known only from the roster.
+    enrolment_item_id: int | None
 
 
 def _local(moment: datetime) -> date:
     return moment.astimezone(SHANGHAI).date()
 
 
-def _starts(session: Session) -> dict[int, tuple[str, date, int]]:
-    """Per enrolled household: the category its current year belongs to, the day the
-    year began and the enrolment's item."""
+def _starts(session: Session) -> dict[int, tuple[str, date, int | None]]:
+    """Per enrolled or rostered household: the category its current year belongs to, the
+    day the year began and the enrolment's item (``None``: only the roster knows it)."""
     enrolled = select(
         Enrollment.household_id,
         func.max(Enrollment.enrolled_at),
         func.max(Enrollment.queue_item_id),
     ).where(col(Enrollment.household_id).is_not(None))
-    starts: dict[int, tuple[str, date, int]] = {}
+    starts: dict[int, tuple[str, date, int | None]] = {}
+    listed = select(RosterEntry.household_id, RosterEntry.listed_at).where(
+        col(RosterEntry.listed_at).is_not(None)
+    )
+    for rostered, listed_at in session.exec(listed):
+        if listed_at is not None:
+            starts[int(rostered)] = (MONITORED, _local(listed_at), None)
     for household_id, at, item_id in session.exec(enrolled.group_by(col(Enrollment.household_id))):
-        starts[int(household_id or 0)] = (MONITORED, _local(at), int(item_id))
+        starts[int(household_id or 0)] = (MONITORED, _local(at), int(item_id))  # enrolment wins
     decided = select(HelpReview).where(col(HelpReview.decided_at).is_not(None))
     for review in session.exec(decided.order_by(col(HelpReview.decided_at))):
         if review.household_id not in starts or review.decided_at is None:
             continue
-        _, since, item_id = starts[review.household_id]
+        _, since, enrolment_item = starts[review.household_id]
         day = _local(review.decided_at)
         if day < since:
             continue  # decided before a later enrolment (the household applied again)
         if review.outcome in _STARTS_HELP:
-            starts[review.household_id] = (MONITORED, day, item_id)
+            starts[review.household_id] = (MONITORED, day, enrolment_item)
         elif review.outcome == Outcome.RISK_ELIMINATED:
-            starts[review.household_id] = (FOLLOWUP, day, item_id)
+            starts[review.household_id] = (FOLLOWUP, day, enrolment_item)
     return starts
 
 
@@ -148,21 +157,24 @@ def _open(
     new_code: Callable[[], str],
     post_notice: NoticePoster | None,
 ) -> int:
-    enrolment = session.get(QueueItem, due.enrolment_item_id)
     household = session.get(Household, due.household_id)
-    if enrolment is None or household is None:
+    enrolment = session.get(QueueItem, due.enrolment_item_id) if due.enrolment_item_id else None
+    if household is None:
         return 0
-    policy = policies.get(enrolment.region_code) or next(iter(policies.values()))
+    place = _place(household.village_code, enrolment, policies)
+    if place is None:
+        return 0  # a village no policy knows any more: nobody's queue to open it in
+    policy, region, township = place
     days = policy.time_limits.decision_days
     item = QueueItem(
         kind=due.kind.value,
         status=ItemStatus.VILLAGE_REVIEW,
         tracking_code=allocate_tracking_code(session, new_code),
-        region_code=enrolment.region_code,
-        township_code=enrolment.township_code,
+        region_code=region,
+        township_code=township,
         village_code=household.village_code,
         due_at=datetime.combine(_local(now) + timedelta(days=days), time(23, 59, 59), SHANGHAI),
-        contact_id=enrolment.contact_id,
+        contact_id=enrolment.contact_id if enrolment else None,
         created_at=now,
         updated_at=now,
     )
@@ -187,6 +199,21 @@ def _open(
     if post_notice is not None:
         _tell(session, item, event.id or 0, now, post_notice)
     return 1
+
+
+def _place(
+    village: str, enrolment: QueueItem | None, policies: dict[str, Policy]
+) -> tuple[Policy, str, str] | None:
+    """The policy, region and township a review opens under: the enrolment's, or those of
+    the household's village."""
+    if enrolment is not None:
+        policy = policies.get(enrolment.region_code) or next(iter(policies.values()))
+        return policy, enrolment.region_code, enrolment.township_code
+    for code, policy in policies.items():
+        for township, place in policy.villages():
+            if place.code == village:
+                return policy, code, township.code
+    return None
 
 
 def _tell(

@@ -355,7 +355,7 @@ def _entry(
     if entry is None:
         fresh.entries.append({"household_id": household_id, "risk_codes": row.risk_codes,
                               "reason_cipher": cipher.seal(row.reason), "updated_by": actor[:64],
-                              "updated_at": now})  # fmt: skip
+                              "updated_at": now, "listed_at": now})  # fmt: skip
         return
     if entry.risk_codes == row.risk_codes and cipher.unseal(entry.reason_cipher) == row.reason:
         return
