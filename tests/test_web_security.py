@@ -40,6 +40,7 @@ def _cadre_gets(services: Services, item_id: int, report_id: int = 1) -> list[st
         url = template.replace("{item_id}", str(item_id)).replace("{attachment_id}", "1")
         url = url.replace("{report_id}", str(report_id)).replace("{call_id}", "0" * 12)
         url = url.replace("{helper_id}", "1").replace("{household_id}", "1")
+        url = url.replace("{visit_id}", "1")
         url = url.replace("{job_id}", "0" * 32)
         kinds = ("roster", "measures", "screening", "reports") if "{kind}" in url else ("",)
         urls += [url.replace("{kind}", kind) for kind in kinds]
