@@ -122,6 +122,8 @@ class Engine:
         if step.fallback is None:
             return None
         rescue = step.fallback(clean(given.text), state.answers, run.context)
+        if isinstance(rescue, Text):  # a mistyped code: explained, as at the menu
+            run.say(rescue)
         if rescue is None or isinstance(rescue, Text):
             return None
         return run.advance(state, menu, step, rescue)

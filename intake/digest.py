@@ -25,6 +25,7 @@ from intake.crypto import FieldCipher
 from intake.helpers.measures import LateMeasure, late_measures
 from intake.helpers.policy import helpers_policy
 from intake.helpers.visits import Level
+from intake.identity import redact
 from intake.notices import format_date
 from intake.policy import Policy
 from intake.queue import CLOSED_STATUSES, QueueItem
@@ -250,7 +251,7 @@ def _measure_lines(locale: str, late: list[LateMeasure], names: dict[str, str]) 
                 "notice.digest.measure_line",
                 name=measure.head_name,
                 village=names.get(measure.village_code, measure.village_code),
-                measure=measure.measure[:40],
+                measure=redact(measure.measure)[:40],  # free text: no ID or phone in a chat
                 due=format_date(measure.deadline, locale),
             )
         )

@@ -743,6 +743,13 @@ def test_first_words_the_menu_understands_are_acted_on_after_the_welcome() -> No
     assert replies(sprint)[0].parts[0].msgid == "welcome"  # type: ignore[union-attr]
 
 
+def test_a_mistyped_code_as_first_words_is_explained_then_the_menu() -> None:
+    sprint = first_words("F57C-NP95")
+    msgids = [r.parts[0].msgid for r in replies(sprint)]  # type: ignore[union-attr]
+    assert msgids == ["welcome", "error.tracking_code.check", "menu.prompt"]
+    assert not effects(sprint)
+
+
 def test_first_words_the_menu_does_not_understand_get_the_menu_without_a_complaint() -> None:
     for text in ("你好", "？？？", "x" * 500, "1", "#2"):
         sprint = first_words(text)

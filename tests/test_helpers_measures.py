@@ -10,7 +10,7 @@ from sqlmodel import select
 from intake.crypto import FieldCipher
 from intake.db import Database
 from intake.digest import build_digest
-from intake.helpers.measures import late_measures, measure_level
+from intake.helpers.measures import late_measures, ledger_of, measure_level
 from intake.helpers.models import VisitMode
 from intake.helpers.policy import helpers_policy
 from intake.helpers.visits import Level, escalation_level, record_visit
@@ -137,4 +137,49 @@ def test_late_measures_reach_the_village_digest_then_the_township_digest(
     assert "帮扶措施" not in digest(Role.COUNTY, NOW)
     later = NOW + timedelta(days=7)
     assert "危房改造" in digest(Role.TOWNSHIP, later), "3 working days on, the township's too"
+    db.dispose()
+
+
+def test_the_ledger_is_the_newest_record_of_visit_or_enrolment(database_url: str) -> None:
+    """A visit's measures replace the enrolment's; enrolling again replaces the visit's; a
+    back-dated visit logged later counts as the later one; no deadline is still a measure."""
+    db = migrated(database_url)
+    key = cipher()
+    with db.write() as session:
+        household = Household(id_hash="l1", id_cipher="x", head_name="户L",
+                              village_code="gangkou-bailing", category="monitored")  # fmt: skip
+        session.add(household)
+        session.flush()
+        hid = int(household.id or 0)
+
+        def enrol(code: str, text: str, at: datetime) -> None:
+            item = QueueItem(kind="application", status="enrolled", tracking_code=code,
+                             region_code="gangkou", township_code="gangkou")  # fmt: skip
+            session.add(item)
+            session.flush()
+            session.add(Enrollment(queue_item_id=item.id or 0, household_id=hid,
+                                   risk_codes="01", helper_name="李", enrolled_by="t",
+                                   measures_cipher=key.seal(text), enrolled_at=at))  # fmt: skip
+            session.flush()
+
+        def visit(day: date, measure: str, at: datetime) -> None:
+            entry = {"measure": measure, "progress": "", "deadline": None}
+            record_visit(session, key, household_id=hid, helper_id=None, period=f"{day:%Y-%m}",
+                         visited_on=day, mode=VisitMode.IN_PERSON, actor="t", now=at,
+                         measures=[entry])  # fmt: skip
+            session.flush()
+
+        enrol("L001", "公益岗位", NOW - timedelta(days=300))
+    with db.read() as session:
+        assert [e["measure"] for e in ledger_of(session, key, hid)] == ["公益岗位"]
+        assert ledger_of(session, key, hid)[0]["deadline"] is None, "no deadline, still asked"
+    with db.write() as session:
+        visit(date(2026, 10, 20), "危房改造", NOW - timedelta(days=30))
+        visit(date(2026, 9, 5), "医疗救助", NOW - timedelta(days=20))  # back-dated, logged later
+    with db.read() as session:
+        assert [e["measure"] for e in ledger_of(session, key, hid)] == ["医疗救助"]
+    with db.write() as session:
+        enrol("L002", "产业奖补", NOW - timedelta(days=1))
+    with db.read() as session:
+        assert [e["measure"] for e in ledger_of(session, key, hid)] == ["产业奖补"]
     db.dispose()

@@ -360,18 +360,19 @@ async def test_enrolled_again_during_follow_up_gets_a_new_year(
 def test_a_household_known_only_from_the_roster_is_reviewed_a_year_after_it_was_listed(
     services: Services, clock: FakeClock, tmp_path: Path
 ) -> None:
-    path = write_xlsx(tmp_path / "roster.xlsx", [row(1), row(2)])
+    first = write_xlsx(tmp_path / "roster.xlsx", [row(1), row(2)])
+    changed = write_xlsx(tmp_path / "again.xlsx", [row(1, reason="务工收入中断"), row(2)])
     scope = Scope(Role.TOWNSHIP, "gangkou", "gangkou", None)
 
-    def roster() -> None:
+    def roster(path: Path) -> None:
         report = import_roster(services.db, services.cipher, path, scope=scope,
                                policies=services.policies, actor="user:1",
                                now=services.clock(), today=services.clock().date())  # fmt: skip
         assert not report.problems
 
-    roster()
+    roster(first)
     clock.advance(days=200)
-    roster()  # listed again: the year still counts from the first listing
+    roster(changed)  # listed again, one entry updated: the year counts from the first listing
     clock.advance(days=164)
     assert _open(services) == 0, "a day short of the year"
     clock.advance(days=1)

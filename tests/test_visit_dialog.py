@@ -266,4 +266,3 @@ def test_each_open_measure_of_the_ledger_is_asked_and_done_ones_carried_over(
     assert [(m["measure"], m["progress"]) for m in visit.measures] == [
         ("公益岗位", "done"), ("危房改造", "done"), ("医疗救助", "on_track")
     ]  # fmt: skip
-    assert "asked" not in str(visit.measures)

@@ -361,22 +361,30 @@ async def test_a_visits_photo_and_voice_open_from_the_household_page(services: S
     visit_id, (photo, voice) = ids
     base = f"/cadre/helpers/households/{world.a1}/visits/{visit_id}/files"
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        await login(client, "cun")
+        csrf = await login(client, "cun")
         page = (await client.get(f"/cadre/helpers/households/{world.a1}")).text
-        assert (
-            f'href="{base}/{photo}"' in page
-            and f'<audio controls preload="none" src="{base}/{voice}">' in page
-        )
+        assert f'href="{base}/{photo}"' in page
+        assert f'<audio controls preload="none" src="{base}/{voice}">' in page
         assert "待听取" in page
         assert (await client.get(f"{base}/{photo}")).content == b"content"
         assert (await client.get(f"{base}/{voice}")).status_code == 200
+        assert "待听取" in (await client.get(f"/cadre/helpers/households/{world.a1}")).text
+        forged = await client.post(f"{base}/{voice}/listened", data={})
+        assert forged.status_code == 403
+        heard = await client.post(f"{base}/{voice}/listened", data={"csrf_token": csrf})
+        assert heard.status_code == 303
         assert "待听取" not in (await client.get(f"/cadre/helpers/households/{world.a1}")).text
         wrong = f"/cadre/helpers/households/{world.a2}/visits/{visit_id}/files/{photo}"
         assert (await client.get(wrong)).status_code == 404, "the file of another household's visit"
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        await login(client, "boluo")
-        assert (await client.get(f"{base}/{photo}")).status_code == 404
+    for outsider in ("boluo", "op"):  # another township; an operator, who only reads
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            await login(client, outsider)
+            assert (await client.get(f"{base}/{photo}")).status_code == 404, outsider
     assert opened == ["VF-0", "VF-1"]
     with services.db.read() as db:
         events = db.exec(select(AuditEvent).where(AuditEvent.action == "helper.visit_file_opened"))
         assert [e.data["attachment"] for e in events] == [photo, voice]
+        heard_by = db.exec(
+            select(AuditEvent).where(AuditEvent.action == "helper.visit_voice_listened")
+        ).all()
+        assert [e.data["attachment"] for e in heard_by] == [voice]

@@ -241,9 +241,10 @@ _UNKNOWN_OPENING = timedelta(hours=1)
 def _opened_at(call: EffectCall) -> datetime:
     """When the household was opened in this dialog: files sent since are the visit's."""
     try:
-        return datetime.fromisoformat(str(call.data.get("opened_at")))
+        opened = datetime.fromisoformat(str(call.data.get("opened_at")))
     except ValueError:
         return call.now - _UNKNOWN_OPENING
+    return min(opened, call.now) if opened.tzinfo is not None else call.now - _UNKNOWN_OPENING
 
 
 def _findings(

@@ -11,7 +11,7 @@ village's from the next day, and the township's after the policy's
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -36,8 +36,10 @@ __all__ = [
 ]
 
 DONE_WORDS = frozenset({"done", "completed", "完成", "已完成", "已落实"})
-#: Measures carried from visit to visit (a ledger rarely has more than a handful).
+#: Measures a visit asks about, one step each (a ledger rarely has more than a handful).
 MAX_MEASURES = 12
+#: Entries a ledger carries from visit to visit at most (a guard against a runaway list).
+MAX_LEDGER = 50
 _CLOSED_CATEGORIES = frozenset({"exited", "general"})
 
 
@@ -75,49 +77,70 @@ def _deadline(raw: Any) -> date | None:
         return None
 
 
-def _latest_entries(session: Session, ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """Each household's measures as its latest visit that recorded any left them (columns
-    only, in id chunks: a county reads a hundred thousand households' visits)."""
-    latest: dict[int, list[dict[str, Any]]] = {}
+#: One ledger entry list and when it was written.
+_Written = tuple[datetime, list[dict[str, Any]]]
+
+
+def _visit_entries(session: Session, ids: list[int]) -> dict[int, _Written]:
+    """Each household's measures as the last visit recorded that carried any (recording
+    order: a back-dated visit logged later was built on the ledger of its day)."""
+    latest: dict[int, _Written] = {}
     for part in _chunks(ids):
         query = (
-            select(Visit.household_id, Visit.measures)
+            select(Visit.household_id, Visit.measures, Visit.recorded_at)
             .where(col(Visit.household_id).in_(part))
-            .order_by(col(Visit.visited_on), col(Visit.id))
+            .order_by(col(Visit.id))
         )
-        for household_id, measures in session.exec(query):
+        for household_id, measures, at in session.exec(query):
             if measures:
-                latest[int(household_id)] = list(measures)
+                latest[int(household_id)] = (at, list(measures))
     return latest
 
 
-def _ledger_entries(
+def _enrolment_entries(
     session: Session, cipher: FieldCipher, ids: list[int]
-) -> dict[int, list[dict[str, Any]]]:
-    """The enrolment's measures and deadline (the 台账) of households no visit has updated:
-    the latest enrolment of each that set a deadline, one query per chunk."""
-    found: dict[int, list[dict[str, Any]]] = {}
+) -> dict[int, _Written]:
+    """Each household's latest enrolment's measures and deadline (the 台账), one query per
+    chunk of households; no deadline is an open measure with none."""
+    found: dict[int, _Written] = {}
     for part in _chunks(ids):
         query = (
             select(
                 col(Enrollment.household_id),
                 col(Enrollment.measures_cipher),
                 col(Enrollment.measures_due),
+                col(Enrollment.enrolled_at),
             )
-            .where(
-                col(Enrollment.household_id).in_(part), col(Enrollment.measures_due).is_not(None)
-            )
-            .order_by(col(Enrollment.enrolled_at))
+            .where(col(Enrollment.household_id).in_(part))
+            .order_by(col(Enrollment.enrolled_at), col(Enrollment.id))
         )
-        for household_id, sealed, due in session.exec(query):
+        for household_id, sealed, due, at in session.exec(query):
             try:
                 text = cipher.unseal(sealed) or ""
             except FieldCipherError:
                 text = "?"
-            found[int(household_id or 0)] = [
+            entries = [
                 {"measure": text, "progress": "", "deadline": due.isoformat() if due else None}
             ]
+            found[int(household_id or 0)] = (at, entries if text or due else [])
     return found
+
+
+def _ledgers(
+    session: Session, cipher: FieldCipher, ids: list[int]
+) -> dict[int, list[dict[str, Any]]]:
+    """Each household's ledger: its latest visit's measures, unless an enrolment came
+    after that visit (the household enrolled again: its new measures count)."""
+    visits = _visit_entries(session, ids)
+    enrolments = _enrolment_entries(session, cipher, ids)
+    ledgers: dict[int, list[dict[str, Any]]] = {}
+    for household_id in ids:
+        visit, enrolment = visits.get(household_id), enrolments.get(household_id)
+        newest = max((w for w in (visit, enrolment) if w is not None), key=lambda w: w[0],
+                     default=None)  # fmt: skip
+        if newest is not None and newest[1]:
+            ledgers[household_id] = newest[1]
+    return ledgers
 
 
 def _chunks(ids: list[int], size: int = 2000) -> list[list[int]]:
@@ -136,8 +159,7 @@ def late_measures(
     households = {
         int(h or 0): (str(name), str(village)) for h, name, village in session.exec(query)
     }
-    latest = _latest_entries(session, sorted(households))
-    latest |= _ledger_entries(session, cipher, sorted(set(households) - set(latest)))
+    latest = _ledgers(session, cipher, sorted(households))
     late: list[LateMeasure] = []
     for household_id, (head_name, village) in households.items():
         for entry in latest.get(household_id, []):
@@ -154,14 +176,11 @@ def late_measures(
 def ledger_of(session: Session, cipher: FieldCipher, household_id: int) -> list[dict[str, Any]]:
     """The household's measures as its next visit takes them up, one entry per measure
     ``{"measure", "progress", "deadline"}``: its latest visit's, or the enrolment's."""
-    entries = _latest_entries(session, [household_id]).get(household_id)
-    if entries is None:
-        entries = _ledger_entries(session, cipher, [household_id]).get(household_id, [])
-    return ledger_entries(entries)
+    return ledger_entries(_ledgers(session, cipher, [household_id]).get(household_id, []))
 
 
 def ledger_entries(raw: Any) -> list[dict[str, Any]]:
-    """At most :data:`MAX_MEASURES` entries ``{"measure", "progress", "deadline"}``, bounded
+    """At most :data:`MAX_LEDGER` entries ``{"measure", "progress", "deadline"}``, bounded
     and of known keys only, from whatever list a visit or a dialog holds."""
     if not isinstance(raw, list):
         return []
@@ -171,6 +190,6 @@ def ledger_entries(raw: Any) -> list[dict[str, Any]]:
             "progress": str(entry.get("progress") or "")[:40],
             "deadline": str(entry["deadline"])[:10] if entry.get("deadline") else None,
         }
-        for entry in raw[:MAX_MEASURES]
+        for entry in raw[:MAX_LEDGER]
         if isinstance(entry, dict)
     ]

@@ -85,8 +85,7 @@ def _starts(session: Session) -> dict[int, tuple[str, date, int | None]]:
         col(RosterEntry.listed_at).is_not(None)
     )
     for rostered, listed_at in session.exec(listed):
-        if listed_at is not None:
-            starts[int(rostered)] = (MONITORED, _local(listed_at), None)
+        starts[int(rostered)] = (MONITORED, _local(listed_at), None)  # type: ignore[arg-type]
     for household_id, at, item_id in session.exec(enrolled.group_by(col(Enrollment.household_id))):
         starts[int(household_id or 0)] = (MONITORED, _local(at), int(item_id))  # enrolment wins
     decided = select(HelpReview).where(col(HelpReview.decided_at).is_not(None))
@@ -109,12 +108,15 @@ def due_reviews(session: Session, today: date) -> list[Due]:
     starts = _starts(session)
     if not starts:
         return []
-    query = select(Household.id, Household.category).where(col(Household.id).in_(starts))
+    # No list of ids in the SQL: a county's roster would pass PostgreSQL's parameter limit.
+    query = select(Household.id, Household.category).where(
+        col(Household.category).in_([MONITORED, FOLLOWUP])
+    )
     categories = {int(h or 0): c for h, c in session.exec(query)}
-    opened = {
-        (r.household_id, r.kind, r.period_start)
-        for r in session.exec(select(HelpReview).where(col(HelpReview.household_id).in_(starts)))
-    }
+    reviews = select(
+        col(HelpReview.household_id), col(HelpReview.kind), col(HelpReview.period_start)
+    )
+    opened = {(int(h), str(k), day) for h, k, day in session.exec(reviews)}
     found = []
     for household_id, (category, start, item_id) in sorted(starts.items()):
         if categories.get(household_id) != category or year_after(start) > today:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
@@ -211,6 +211,16 @@ def build_pages_router(deps: WebDeps) -> APIRouter:
             raise HTTPException(status_code=502, detail="the channel gave no file") from None
         return file_response(row, content, mime, file_name_of(row, deps.cipher))
 
+    @router.post("/households/{household_id}/visits/{visit_id}/files/{attachment_id}/listened")
+    async def visit_voice_listened(
+        request: Request, household_id: int, visit_id: int, attachment_id: int, viewer: Current
+    ) -> Response:
+        await auth.check_csrf(request, viewer.csrf)
+        if not viewer.scope.can_act:
+            raise HTTPException(status_code=404)
+        await run_in_threadpool(_listened, deps, viewer, household_id, visit_id, attachment_id)
+        return RedirectResponse(f"/cadre/helpers/households/{household_id}#visits", status_code=303)
+
     @router.get("/{helper_id}", response_class=HTMLResponse)
     def helper_page(request: Request, helper_id: int, viewer: Current) -> Response:
         with deps.db.read() as db:
@@ -293,8 +303,8 @@ def _new_code(deps: WebDeps, viewer: Viewer, helper_id: int) -> dict[str, Any]:
 def _visit_file(
     deps: WebDeps, viewer: Viewer, household_id: int, visit_id: int, attachment_id: int
 ) -> Attachment:
-    """A file of one of the household's visits, its opening in the household's history
-    (a voice note played is a voice note listened to); 404 outside the scope."""
+    """A file of one of the household's visits, its opening in the household's history;
+    404 outside the scope."""
     assert viewer.user.id is not None
     with deps.db.write() as db:
         scoped_household(db, deps, viewer, household_id)
@@ -302,9 +312,6 @@ def _visit_file(
                          attachment_id=attachment_id)  # fmt: skip
         if row is None or row.channel not in deps.attachment_openers:
             raise HTTPException(status_code=404, detail="no such file")
-        if row.needs_listening:
-            row.needs_listening = False
-            db.add(row)
         audit.record(
             db,
             actor=audit.user_actor(viewer.user.id),
@@ -315,6 +322,32 @@ def _visit_file(
             data={"visit": visit_id, "attachment": attachment_id, "kind": row.kind},
         )
     return row
+
+
+def _listened(
+    deps: WebDeps, viewer: Viewer, household_id: int, visit_id: int, attachment_id: int
+) -> None:
+    """A cadre listened to a visit's voice note: the 待听取 mark goes, the history says who."""
+    assert viewer.user.id is not None
+    with deps.db.write() as db:
+        scoped_household(db, deps, viewer, household_id)
+        row = visit_file(db, household_id=household_id, visit_id=visit_id,
+                         attachment_id=attachment_id)  # fmt: skip
+        if row is None:
+            raise HTTPException(status_code=404, detail="no such file")
+        if not row.needs_listening:
+            return  # a second click (or a second cadre) changes nothing
+        row.needs_listening = False
+        db.add(row)
+        audit.record(
+            db,
+            actor=audit.user_actor(viewer.user.id),
+            action="helper.visit_voice_listened",
+            subject_kind="household",
+            subject_id=household_id,
+            at=deps.clock(),
+            data={"visit": visit_id, "attachment": attachment_id},
+        )
 
 
 def _household(db: Session, deps: WebDeps, viewer: Viewer, household_id: int) -> dict[str, Any]:
