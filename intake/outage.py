@@ -15,7 +15,10 @@ from contextlib import contextmanager
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-__all__ = ["StorageUnavailable", "is_outage", "outage_guard"]
+__all__ = ["StorageUnavailable", "is_conflict", "is_outage", "outage_guard"]
+#: PostgreSQL's SQLSTATEs for a transaction aborted to break a deadlock or a serialization
+#: conflict: nothing was committed, and running it again is the remedy.
+_CONFLICTS = frozenset({"40P01", "40001"})
 log = logging.getLogger(__name__)
 
 
@@ -37,6 +40,13 @@ def is_outage(error: BaseException) -> bool:
     if isinstance(error, OperationalError | InterfaceError | PoolTimeout):
         return True
     return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def is_conflict(error: BaseException) -> bool:
+    """Whether ``error`` is the database aborting a transaction to break a deadlock (or a
+    serialization conflict) with another one: run it again."""
+    orig = getattr(error, "orig", None)
+    return isinstance(error, DBAPIError) and getattr(orig, "sqlstate", None) in _CONFLICTS
 
 
 @contextmanager

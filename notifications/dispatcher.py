@@ -39,6 +39,7 @@ from sqlmodel import Session, col, update
 
 from intake.columns import utcnow
 from intake.db import Database
+from intake.outage import is_conflict
 from notifications import claims, outbox
 from notifications.channel_run import ChannelRun, wait_any
 from notifications.group_commit import GroupCommit
@@ -130,9 +131,11 @@ class Dispatcher:
         #: The loop of each channel dispatching now, which takes handed-over rows.
         self.live: dict[str, ChannelRun] = {}
         #: ``sending`` marks and outcomes, written in batches (one transaction each).
-        self.marks: GroupCommit[OutboxMessage, bool] = GroupCommit(self.mark_sending_many)
+        self.marks: GroupCommit[OutboxMessage, bool] = GroupCommit(
+            self.mark_sending_many, retry_if=is_conflict
+        )
         self.records: GroupCommit[tuple[OutboxMessage, Outcome], str] = GroupCommit(
-            self.record_many
+            self.record_many, retry_if=is_conflict
         )
 
     def handoff(self, channel: str) -> HandOff | None:

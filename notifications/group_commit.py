@@ -7,6 +7,10 @@ its own transaction makes the database's single writer (SQLite) or the commit ro
 and runs the requests that arrived meanwhile as one call of ``write`` in a worker thread,
 one transaction: an idle system writes at once, a busy one writes in batches, and every
 caller still waits for its own row's commit before it goes on.
+
+A batch the database aborted to break a deadlock (PostgreSQL picks a victim when the
+heartbeat and a batch lock rows in different orders) committed nothing and is written
+again, up to :data:`ATTEMPTS` times, when ``retry_if`` says so.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
+#: Tries of one batch that keeps losing deadlocks before its callers get the error.
+ATTEMPTS = 4
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -27,9 +33,15 @@ class GroupCommit(Generic[Item, Result]):
     batch gets the error.
     """
 
-    def __init__(self, write: Callable[[list[Item]], Sequence[Result]], limit: int = 200):
+    def __init__(
+        self,
+        write: Callable[[list[Item]], Sequence[Result]],
+        limit: int = 200,
+        retry_if: Callable[[BaseException], bool] = lambda _error: False,
+    ):
         self.write = write
         self.limit = limit
+        self.retry_if = retry_if
         self._queue: list[tuple[Item, asyncio.Future[Result]]] = []
         self._writer: asyncio.Task[None] | None = None
         #: How many batches were written, and how many items they held (for benchmarks).
@@ -50,7 +62,7 @@ class GroupCommit(Generic[Item, Result]):
             while self._queue:
                 batch, self._queue = self._queue[: self.limit], self._queue[self.limit :]
                 try:
-                    results = await asyncio.to_thread(self.write, [item for item, _ in batch])
+                    results = await self._write_batch([item for item, _ in batch])
                 except Exception as error:
                     for _, future in batch:
                         if not future.done():
@@ -63,6 +75,15 @@ class GroupCommit(Generic[Item, Result]):
                         future.set_result(result)
         finally:
             self._writer = None
+
+    async def _write_batch(self, items: list[Item]) -> Sequence[Result]:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return await asyncio.to_thread(self.write, items)
+            except Exception as error:
+                if attempt == ATTEMPTS or not self.retry_if(error):
+                    raise
+        raise AssertionError("unreachable")
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from notifications.group_commit import GroupCommit
+from notifications.group_commit import ATTEMPTS, GroupCommit
 
 
 async def test_requests_arriving_during_a_write_share_the_next_one() -> None:
@@ -76,3 +76,34 @@ async def test_a_cancelled_caller_does_not_undo_the_write() -> None:
     gate.set()
     assert await group.submit(8) == 8
     assert written == [7, 8]
+
+
+async def test_a_batch_that_lost_a_deadlock_is_written_again() -> None:
+    tries: list[list[str]] = []
+
+    def write(items: list[str]) -> list[str]:
+        tries.append(items)
+        if len(tries) < 3:
+            raise RuntimeError("deadlock detected")
+        return [item.upper() for item in items]
+
+    group: GroupCommit[str, str] = GroupCommit(write, retry_if=lambda e: "deadlock" in str(e))
+    assert await group.submit("a") == "A"
+    assert tries == [["a"], ["a"], ["a"]]
+
+
+async def test_a_batch_that_keeps_losing_gives_up_and_other_errors_are_not_retried() -> None:
+    tries = 0
+
+    def write(items: list[str]) -> list[str]:
+        nonlocal tries
+        tries += 1
+        raise RuntimeError("deadlock detected" if items == ["loser"] else "our bug")
+
+    group: GroupCommit[str, str] = GroupCommit(write, retry_if=lambda e: "deadlock" in str(e))
+    with pytest.raises(RuntimeError, match="deadlock"):
+        await group.submit("loser")
+    assert tries == ATTEMPTS
+    with pytest.raises(RuntimeError, match="our bug"):
+        await group.submit("bug")
+    assert tries == ATTEMPTS + 1
