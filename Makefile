@@ -14,7 +14,7 @@ test:           ## set up (venv, Chromium, PostgreSQL), then lint, type-check an
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
-	.venv/bin/pytest -q -p no:cacheprovider -n 4
+	.venv/bin/pytest -q -p no:cacheprovider -n 2
 
 bench:          ## run the benchmarks and print their figures
 	@scripts/setup.sh
