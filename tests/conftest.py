@@ -71,6 +71,24 @@ def _require_pg() -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2id at its lightest for the tests (production keeps the library's defaults:
+    about 0.27 s a hash on this machine, and the suite makes and checks passwords by the
+    hundred). Hashes stay argon2id; only the cost differs."""
+    from argon2 import PasswordHasher
+
+    from intake import users
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    saved = users._HASHER, users._DUMMY_HASH
+    users._HASHER, users._DUMMY_HASH = cheap, cheap.hash("dummy-password-for-timing")
+    try:
+        yield
+    finally:
+        users._HASHER, users._DUMMY_HASH = saved
+
+
+@pytest.fixture(scope="session", autouse=True)
 def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
     """``build_services`` migrates a still-empty test database from a template migrated
     once per test process (:mod:`db_template`), not through the whole chain each time."""
