@@ -8,12 +8,20 @@ pages' origin; nothing is cached.
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
+from fastapi import HTTPException
 from fastapi.responses import Response
 
-from intake.attachments import Attachment, AttachmentKind
+from intake.attachments import Attachment, AttachmentKind, file_name_of
+from intake.crypto import FieldCipher
+
+logger = logging.getLogger(__name__)
+#: A channel's way of fetching a kept file: its bytes and the type the channel reports.
+Opener = Callable[[Attachment], Awaitable[tuple[bytes, str | None]]]
 
 #: Shown in the browser (an image or a player); anything else is downloaded.
 INLINE_TYPES = frozenset(
@@ -75,3 +83,15 @@ def file_response(
     }
     shown = mime if inline else "application/octet-stream"
     return Response(content, media_type=shown, headers=headers)
+
+
+async def served(row: Attachment, opener: Opener, cipher: FieldCipher) -> Response:
+    """The file fetched through its channel, as :func:`file_response`; 502 when the
+    channel gives nothing (logged by kind only: the error may quote the file's address)."""
+    try:
+        content, mime = await opener(row)
+    except Exception as error:
+        logger.warning("could not fetch attachment %s from %s: %s", row.id, row.channel,
+                       type(error))  # fmt: skip
+        raise HTTPException(status_code=502, detail="the channel gave no file") from None
+    return file_response(row, content, mime, file_name_of(row, cipher))

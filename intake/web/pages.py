@@ -8,7 +8,6 @@ the item exists.
 
 # No ``from __future__ import annotations``: FastAPI must see the local Annotated aliases.
 
-import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -18,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from intake import audit
 from intake.applications import Application
-from intake.attachments import Attachment, file_name_of
+from intake.attachments import Attachment
 from intake.households import Household, accept_details
 from intake.notices import notice_sink
 from intake.procedure import ProcedureError, apply, available
@@ -28,7 +27,7 @@ from intake.web import auth
 from intake.web.auth import Viewer
 from intake.web.deps import WebDeps
 from intake.web.errors import route_class
-from intake.web.files import file_response
+from intake.web.files import served
 from intake.web.forms import Typed
 from intake.web.item_view import household_is_home, load_item_view, reveal_value
 from intake.web.labels import ERROR
@@ -36,7 +35,6 @@ from intake.web.login import submit as submit_login
 from intake.web.queue_view import Filters, queue_page
 from intake.web.render import page, translator
 
-logger = logging.getLogger(__name__)
 _ERROR_STATUS = {"forbidden": 403, "out_of_scope": 404, "illegal": 409, "notice_running": 409}
 _FACTS = ("home_visit", "consent_confirmed", "applicant_asked", "meeting_result", "helper")
 _FACTS_MORE: tuple[str, ...] = ("measures", "measures_due", "reason_detail", "merge_into")
@@ -120,15 +118,7 @@ def build_router(deps: WebDeps) -> APIRouter:
         if not viewer.scope.can_act:  # like full ID numbers: a photo may show an ID card
             raise HTTPException(status_code=404)
         row = await run_in_threadpool(_opened, deps, viewer, item_id, attachment_id)
-        opener = deps.attachment_openers[row.channel]
-        try:
-            content, mime = await opener(row)
-        except Exception as error:
-            logger.warning(
-                "could not fetch attachment %s from %s: %s", row.id, row.channel, type(error)
-            )
-            raise HTTPException(status_code=502, detail="the channel gave no file") from None
-        return file_response(row, content, mime, file_name_of(row, deps.cipher))
+        return await served(row, deps.attachment_openers[row.channel], deps.cipher)
 
     @router.post("/items/{item_id}/attachments/{attachment_id}/listened")
     async def listened(

@@ -3,7 +3,6 @@ list and the visit log download. Scoped like every cadre page (404 outside the s
 
 # No ``from __future__ import annotations``: FastAPI must see the local Annotated aliases.
 
-import logging
 import re
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -14,7 +13,7 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from intake import audit
-from intake.attachments import Attachment, file_name_of
+from intake.attachments import Attachment
 from intake.crypto import FieldCipherError
 from intake.helpers.assignments import current_assignment
 from intake.helpers.links import LINK_LIFETIME, deep_link_payload, new_link_code
@@ -37,7 +36,7 @@ from intake.web import auth
 from intake.web.auth import Viewer
 from intake.web.deps import WebDeps
 from intake.web.errors import route_class
-from intake.web.files import file_response
+from intake.web.files import served
 from intake.web.helpers.access import (
     can_invite,
     helpers_policy_for,
@@ -50,7 +49,6 @@ from intake.web.item_view import attachment_view
 from intake.web.render import page
 from intake.workdays import SHANGHAI
 
-logger = logging.getLogger(__name__)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _PERIOD = re.compile(r"^20[0-9]{2}-(0[1-9]|1[0-2])$")
 #: Names of a visit's mode, a missed visit's reason, a check and an income source.
@@ -202,14 +200,7 @@ def build_pages_router(deps: WebDeps) -> APIRouter:
         row = await run_in_threadpool(
             _visit_file, deps, viewer, household_id, visit_id, attachment_id
         )
-        try:
-            content, mime = await deps.attachment_openers[row.channel](row)
-        except Exception as error:
-            logger.warning(
-                "could not fetch attachment %s from %s: %s", row.id, row.channel, type(error)
-            )
-            raise HTTPException(status_code=502, detail="the channel gave no file") from None
-        return file_response(row, content, mime, file_name_of(row, deps.cipher))
+        return await served(row, deps.attachment_openers[row.channel], deps.cipher)
 
     @router.post("/households/{household_id}/visits/{visit_id}/files/{attachment_id}/listened")
     async def visit_voice_listened(
@@ -300,27 +291,44 @@ def _new_code(deps: WebDeps, viewer: Viewer, helper_id: int) -> dict[str, Any]:
     return context
 
 
+def _scoped_file(
+    db: Session,
+    deps: WebDeps,
+    viewer: Viewer,
+    household_id: int,
+    visit_id: int,
+    attachment_id: int,
+) -> Attachment:
+    """A file of one of the household's visits, in the viewer's scope; 404 otherwise."""
+    scoped_household(db, deps, viewer, household_id)
+    row = visit_file(db, household_id=household_id, visit_id=visit_id,
+                     attachment_id=attachment_id)  # fmt: skip
+    if row is None:
+        raise HTTPException(status_code=404, detail="no such file")
+    return row
+
+
+def _on_history(
+    db: Session, deps: WebDeps, viewer: Viewer, household_id: int, action: str,
+    data: dict[str, Any],
+) -> None:  # fmt: skip
+    """What this user did with the household's visit files, in its history."""
+    assert viewer.user.id is not None
+    audit.record(db, actor=audit.user_actor(viewer.user.id), action=action,
+                 subject_kind="household", subject_id=household_id, at=deps.clock(),
+                 data=data)  # fmt: skip
+
+
 def _visit_file(
     deps: WebDeps, viewer: Viewer, household_id: int, visit_id: int, attachment_id: int
 ) -> Attachment:
-    """A file of one of the household's visits, its opening in the household's history;
-    404 outside the scope."""
-    assert viewer.user.id is not None
+    """A file of one of the household's visits, its opening in the household's history."""
     with deps.db.write() as db:
-        scoped_household(db, deps, viewer, household_id)
-        row = visit_file(db, household_id=household_id, visit_id=visit_id,
-                         attachment_id=attachment_id)  # fmt: skip
-        if row is None or row.channel not in deps.attachment_openers:
+        row = _scoped_file(db, deps, viewer, household_id, visit_id, attachment_id)
+        if row.channel not in deps.attachment_openers:
             raise HTTPException(status_code=404, detail="no such file")
-        audit.record(
-            db,
-            actor=audit.user_actor(viewer.user.id),
-            action="helper.visit_file_opened",
-            subject_kind="household",
-            subject_id=household_id,
-            at=deps.clock(),
-            data={"visit": visit_id, "attachment": attachment_id, "kind": row.kind},
-        )
+        _on_history(db, deps, viewer, household_id, "helper.visit_file_opened",
+                    {"visit": visit_id, "attachment": attachment_id, "kind": row.kind})  # fmt: skip
     return row
 
 
@@ -328,26 +336,14 @@ def _listened(
     deps: WebDeps, viewer: Viewer, household_id: int, visit_id: int, attachment_id: int
 ) -> None:
     """A cadre listened to a visit's voice note: the 待听取 mark goes, the history says who."""
-    assert viewer.user.id is not None
     with deps.db.write() as db:
-        scoped_household(db, deps, viewer, household_id)
-        row = visit_file(db, household_id=household_id, visit_id=visit_id,
-                         attachment_id=attachment_id)  # fmt: skip
-        if row is None:
-            raise HTTPException(status_code=404, detail="no such file")
+        row = _scoped_file(db, deps, viewer, household_id, visit_id, attachment_id)
         if not row.needs_listening:
             return  # a second click (or a second cadre) changes nothing
         row.needs_listening = False
         db.add(row)
-        audit.record(
-            db,
-            actor=audit.user_actor(viewer.user.id),
-            action="helper.visit_voice_listened",
-            subject_kind="household",
-            subject_id=household_id,
-            at=deps.clock(),
-            data={"visit": visit_id, "attachment": attachment_id},
-        )
+        _on_history(db, deps, viewer, household_id, "helper.visit_voice_listened",
+                    {"visit": visit_id, "attachment": attachment_id})  # fmt: skip
 
 
 def _household(db: Session, deps: WebDeps, viewer: Viewer, household_id: int) -> dict[str, Any]:
